@@ -1,0 +1,84 @@
+//! H.264 as it arrives: Annex-B access units → AVCC video tags, no re-encode.
+
+use streamhard_media::flv::{self, Metadata, Role, Tag};
+use streamhard_media::h264::AvcConverter;
+use tracing::debug;
+
+use crate::fps::FpsEstimator;
+use crate::flv_time;
+
+pub struct VideoPath {
+    converter: AvcConverter,
+    fps: FpsEstimator,
+    encoder: String,
+    aac_bitrate: u32,
+    has_config: bool,
+    last_timestamp: Option<u32>,
+}
+
+impl VideoPath {
+    pub fn new(encoder: String, aac_bitrate: u32) -> Self {
+        Self {
+            converter: AvcConverter::new(),
+            fps: FpsEstimator::default(),
+            encoder,
+            aac_bitrate,
+            has_config: false,
+            last_timestamp: None,
+        }
+    }
+
+    /// Converts one access unit at timeline position `ts_ms`; emits metadata and a sequence
+    /// header first when the parameter sets are new.
+    pub fn push(&mut self, ts_ms: i64, rtp: u32, annexb: &[u8], out: &mut Vec<Tag>) {
+        self.fps.push(rtp);
+        // Video timestamps must not go backwards even if the timeline had to: hold the last.
+        let ts = self.last_timestamp.map_or(flv_time(ts_ms), |last| flv_time(ts_ms).max(last));
+        let converted = match self.converter.convert(annexb) {
+            Ok(c) => c,
+            Err(e) => {
+                debug!(error = %e, "dropping an access unit with bad parameter sets");
+                return;
+            }
+        };
+        if let Some((record, sps)) = converted.new_config {
+            let meta = Metadata {
+                width: sps.width,
+                height: sps.height,
+                framerate: sps.fps.or(self.fps.fps()).unwrap_or(30.0),
+                video_data_rate_kbps: 0,
+                audio_sample_rate: 48_000,
+                audio_channels: 2,
+                audio_data_rate_kbps: self.aac_bitrate / 1000,
+                encoder: self.encoder.clone(),
+            };
+            out.push(flv::metadata(ts, &meta));
+            out.push(flv::avc_sequence_header(ts, &record));
+            self.has_config = true;
+        }
+        if !self.has_config || converted.avcc.is_empty() {
+            // Without SPS/PPS nobody can decode it; an AU without slices carries nothing.
+            return;
+        }
+        let tag = flv::avc_frame(ts, converted.keyframe, 0, converted.avcc);
+        debug_assert!(matches!(tag.role, Role::Keyframe | Role::Inter));
+        out.push(tag);
+        self.last_timestamp = Some(ts);
+    }
+
+    pub fn last_timestamp(&self) -> Option<u32> {
+        self.last_timestamp
+    }
+
+    pub fn has_config(&self) -> bool {
+        self.has_config
+    }
+
+    pub fn size(&self) -> Option<(u32, u32)> {
+        self.converter.sps().map(|s| (s.width, s.height))
+    }
+
+    pub fn fps(&self) -> Option<f64> {
+        self.converter.sps().and_then(|s| s.fps).or_else(|| self.fps.fps())
+    }
+}

@@ -1,0 +1,123 @@
+//! The pipeline alone, no network: a real H.264 + Opus fixture with a flash and a beep at every
+//! whole second goes in with random RTP offsets, wrap-around, network skew between the tracks
+//! and RTCP sender reports; the FLV that comes out is checked by ffprobe/ffmpeg.
+
+use std::path::Path;
+
+use streamhard_media::flv::{self, Tag};
+use streamhard_pipeline::{Pipeline, PipelineSettings, Track};
+use streamhard_testkit::ffprobe::{self, StreamKind};
+use streamhard_testkit::fixtures::{Fixture, FixtureSpec, TestMedia};
+
+const SECONDS: u32 = 10;
+/// Both RTP clocks start close to 2^32 so that both wrap during the run.
+const VIDEO_RTP_BASE: u32 = u32::MAX - 200_000;
+const AUDIO_RTP_BASE: u32 = u32::MAX - 100_000;
+/// The sender's wall clock at capture time 0 (µs since the epoch).
+const WALL_BASE_US: i64 = 1_764_000_000_000_000;
+
+enum Event<'a> {
+    Video { rtp: u32, data: &'a [u8] },
+    Audio { rtp: u32, data: &'a [u8] },
+    Report { track: Track, rtp: u32, wall_us: i64 },
+}
+
+/// Runs the media through a pipeline as if it arrived over a network that delays video by
+/// `video_delay_us` and audio by `audio_delay_us`; returns the FLV file bytes.
+fn run(media: &TestMedia, with_audio: bool, video_delay_us: u64, audio_delay_us: u64) -> Vec<u8> {
+    let mut events: Vec<(u64, Event)> = Vec::new();
+    for au in &media.video {
+        let capture_us = au.pts_90k * 1_000_000 / 90_000;
+        let rtp = VIDEO_RTP_BASE.wrapping_add(au.pts_90k as u32);
+        events.push((capture_us + video_delay_us, Event::Video { rtp, data: &au.data }));
+    }
+    if with_audio {
+        for p in &media.audio {
+            let capture_us = p.sample_pos * 1_000_000 / 48_000;
+            let rtp = AUDIO_RTP_BASE.wrapping_add(p.sample_pos as u32);
+            events.push((capture_us + audio_delay_us, Event::Audio { rtp, data: &p.data }));
+        }
+    }
+    // Sender reports once a second per track, the first audio one late as Chrome does.
+    for s in 1..SECONDS as u64 {
+        let wall_us = WALL_BASE_US + (s * 1_000_000) as i64;
+        let v_rtp = VIDEO_RTP_BASE.wrapping_add((s * 90_000) as u32);
+        events.push((s * 1_000_000 + video_delay_us, Event::Report { track: Track::Video, rtp: v_rtp, wall_us }));
+        if with_audio && s >= 2 {
+            let a_rtp = AUDIO_RTP_BASE.wrapping_add((s * 48_000) as u32);
+            events.push((s * 1_000_000 + audio_delay_us, Event::Report { track: Track::Audio, rtp: a_rtp, wall_us }));
+        }
+    }
+    events.sort_by_key(|(at, _)| *at);
+
+    let mut pipeline = Pipeline::new(PipelineSettings::default()).expect("pipeline");
+    let mut tags: Vec<Tag> = Vec::new();
+    let mut next_tick = 0u64;
+    for (at, event) in &events {
+        while next_tick <= *at {
+            pipeline.tick(next_tick, &mut tags);
+            next_tick += 100_000;
+        }
+        match event {
+            Event::Video { rtp, data } => pipeline.push_video(*rtp, *at, data, &mut tags),
+            Event::Audio { rtp, data } => pipeline.push_audio(*rtp, *at, data, &mut tags),
+            Event::Report { track, rtp, wall_us } => pipeline.sender_report(*track, *rtp, *wall_us),
+        }
+    }
+    let mut file = flv::FLV_HEADER.to_vec();
+    for tag in &tags {
+        flv::write_tag(tag, &mut file).expect("tag fits FLV");
+    }
+    file
+}
+
+fn fixture() -> TestMedia {
+    Fixture::generate(FixtureSpec::browser_720p(SECONDS)).expect("fixture").load().expect("load")
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write flv");
+    path
+}
+
+#[test]
+fn relays_every_frame_as_h264_and_aac_in_sync_despite_network_skew() {
+    let media = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    // Video arrives 5 ms after capture, audio 60 ms: sender reports must undo the 55 ms skew.
+    let path = write(dir.path(), "skewed.flv", &run(&media, true, 5_000, 60_000));
+    let rec = ffprobe::probe(&path).expect("ffprobe");
+
+    let video = rec.video().expect("a video stream");
+    assert_eq!((video.codec_name.as_str(), video.width, video.height), ("h264", Some(1280), Some(720)));
+    let audio = rec.audio().expect("an audio stream");
+    assert_eq!((audio.codec_name.as_str(), audio.sample_rate, audio.channels), ("aac", Some(48_000), Some(2)));
+    assert_eq!(audio.profile.as_deref(), Some("LC"));
+    assert_eq!(rec.video_frame_count(), media.video.len(), "every frame relayed");
+    assert!(rec.first_video_frame_is_key());
+    assert!(rec.timestamps_monotonic(), "{:?}", rec.first_non_monotonic());
+    let (v, a) = (rec.video_duration_ms(), rec.audio_duration_ms());
+    assert!((v - a).abs() <= 100.0, "video {v} ms vs audio {a} ms");
+    let offset = ffprobe::av_offset_ms(&path).expect("sync marks");
+    // Before the reports the tracks sit 55 ms apart; the timeline slews them together at a
+    // bounded rate, so the median over the run must be within the 40 ms budget.
+    assert!(offset.abs() <= 40.0, "A/V offset {offset} ms");
+}
+
+#[test]
+fn a_publisher_without_audio_still_gets_a_continuous_aac_track() {
+    let media = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "silent.flv", &run(&media, false, 5_000, 0));
+    let rec = ffprobe::probe(&path).expect("ffprobe");
+    assert!(rec.streams.iter().any(|s| s.kind == StreamKind::Audio && s.codec_name == "aac"));
+    assert_eq!(rec.video_frame_count(), media.video.len());
+    let (v, a) = (rec.video_duration_ms(), rec.audio_duration_ms());
+    assert!((v - a).abs() <= 100.0, "video {v} ms vs silent audio {a} ms");
+    // Continuous: consecutive AAC frames are one frame (21.3 ms, in whole FLV milliseconds)
+    // apart, never more.
+    let gaps = rec.audio_packets.windows(2).map(|w| w[1].dts_ms - w[0].dts_ms);
+    let worst = gaps.fold(0.0f64, f64::max);
+    assert!(worst < 22.5, "largest gap in the audio track: {worst} ms");
+}

@@ -1,0 +1,256 @@
+//! One connection to a destination: the sans-IO RTMP [`Client`] driven over a byte stream.
+//!
+//! [`publish`] connects and runs the conversation up to `NetStream.Publish.Start` within the
+//! connect timeout. [`stream`] then sends the sequence headers and media from the queue while
+//! reading the server (pings, acknowledgement windows, errors) at the same time, until it is
+//! cancelled — then it unpublishes — or the connection fails.
+//!
+//! Backpressure: media is taken from the queue only while less than [`HIGH_WATER`] bytes wait
+//! to be written, so a slow server leaves its backlog in the queue, where the drop policy
+//! applies, and a server that stops reading altogether is detected by the write timeout.
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rand::Rng;
+use streamhard_media::flv::Tag;
+use streamhard_rtmp::url::RtmpUrl;
+use streamhard_rtmp::{Client, ClientError, Event, RANDOM_LEN};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::transport::{self, ConnectError, Io};
+use super::{DestinationSettings, Headers, Shared};
+
+const READ_BUFFER: usize = 16 * 1024;
+/// Most bytes waiting to be written before media is left in the queue.
+const HIGH_WATER: usize = 512 * 1024;
+/// Bytes of tags taken from the queue at a time.
+const BATCH_BYTES: usize = 128 * 1024;
+/// How long a stopping destination may take to finish its output and unpublish.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often the bitrate is measured.
+const BITRATE_PERIOD: Duration = Duration::from_secs(1);
+
+/// Why a connection attempt or a connection failed. Never contains the key or the URL.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("RTMP: {0}")]
+    Rtmp(#[from] ClientError),
+    #[error("timed out after {0:?} connecting and starting to publish")]
+    Timeout(Duration),
+    #[error("the server closed the connection")]
+    Closed,
+    #[error("network error: {0}")]
+    Io(#[from] io::Error),
+    #[error("the server stopped reading: nothing could be written for {0:?}")]
+    Stalled(Duration),
+}
+
+/// A connection on which publishing has started.
+pub struct Publishing {
+    io: Box<dyn Io>,
+    client: Client,
+}
+
+/// How a live connection ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// Cancelled: unpublished (as far as the server let us within the goodbye timeout).
+    Stopped,
+    Failed(SessionError),
+}
+
+/// Connects and publishes: TCP/TLS, handshake, connect, createStream, publish — all within
+/// `settings.connect_timeout`.
+pub async fn publish(
+    url: &RtmpUrl,
+    settings: &DestinationSettings,
+    shared: &Shared,
+) -> Result<Publishing, SessionError> {
+    let work = async {
+        let mut io = transport::connect(url, settings.allow_private).await?;
+        let mut random = [0u8; RANDOM_LEN];
+        rand::rng().fill(&mut random[..]);
+        let mut client = Client::new(url.clone(), &random);
+        let mut buf = vec![0u8; READ_BUFFER];
+        loop {
+            while let Some(bytes) = client.poll_transmit() {
+                io.write_all(&bytes).await?;
+                shared.add_bytes_sent(bytes.len());
+            }
+            io.flush().await?;
+            while let Some(event) = client.poll_event() {
+                match event {
+                    Event::Publishing => return Ok(Publishing { io, client }),
+                    Event::Failed(e) => return Err(e.into()),
+                    _ => {}
+                }
+            }
+            let n = io.read(&mut buf).await?;
+            if n == 0 {
+                return Err(SessionError::Closed);
+            }
+            client.handle_input(&buf[..n]);
+        }
+    };
+    let timeout = settings.connect_timeout;
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| SessionError::Timeout(timeout))?
+}
+
+/// What [`stream`] needs besides the connection.
+pub struct Context<'a> {
+    pub settings: &'a DestinationSettings,
+    pub shared: &'a Shared,
+    pub headers: &'a Headers,
+    pub request_keyframe: &'a (dyn Fn() + Send + Sync),
+    pub cancel: &'a CancellationToken,
+}
+
+/// Sends the headers, then media from the queue (from the next keyframe), until cancelled or
+/// the connection fails.
+pub async fn stream(publishing: Publishing, cx: Context<'_>) -> Ended {
+    let Publishing { io, mut client } = publishing;
+    let queue = &cx.shared.queue;
+    queue.open();
+    // Headers carry the current time so the stream's timestamps never go back.
+    let now = queue.last_timestamp();
+    let headers = [&cx.headers.metadata, &cx.headers.video, &cx.headers.audio];
+    for tag in headers.into_iter().flatten() {
+        let tag = Tag {
+            timestamp: now,
+            ..tag.clone()
+        };
+        if let Err(e) = client.send_tag(&tag) {
+            return Ended::Failed(e.into());
+        }
+    }
+    (cx.request_keyframe)();
+
+    let (mut reader, mut writer) = tokio::io::split(io);
+    let mut read_buf = vec![0u8; READ_BUFFER];
+    // The bytes being written and how far we got; refilled from the client when done.
+    let mut out: Vec<u8> = Vec::new();
+    let mut written = 0;
+    let mut needs_flush = false;
+    let mut last_progress = Instant::now();
+    let mut batch: Vec<Tag> = Vec::new();
+    let mut meter = (Instant::now(), cx.shared.bytes_sent.load(Ordering::Relaxed));
+    // The first measurement after a full period (an interval's first tick is immediate).
+    let mut tick = tokio::time::interval_at(Instant::now() + BITRATE_PERIOD, BITRATE_PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        if written == out.len()
+            && let Some(bytes) = client.poll_transmit()
+        {
+            if !needs_flush {
+                // Output after an idle spell: the stall clock starts now.
+                last_progress = Instant::now();
+            }
+            out = bytes;
+            written = 0;
+        }
+        let writing = written < out.len();
+        let backlog = out.len() - written + client.pending_bytes();
+        let stall_deadline = last_progress + cx.settings.write_timeout;
+        tokio::select! {
+            biased;
+            _ = cx.cancel.cancelled() => {
+                goodbye(client, &mut writer, &out[written..]).await;
+                return Ended::Stopped;
+            }
+            result = write_or_flush(&mut writer, &out[written..]), if writing || needs_flush => {
+                match result {
+                    Ok(Some(0)) => return Ended::Failed(SessionError::Closed),
+                    Ok(Some(n)) => {
+                        written += n;
+                        cx.shared.add_bytes_sent(n);
+                        last_progress = Instant::now();
+                        needs_flush = true;
+                    }
+                    Ok(None) => needs_flush = false,
+                    Err(e) => return Ended::Failed(e.into()),
+                }
+            }
+            result = reader.read(&mut read_buf) => match result {
+                Ok(0) => return Ended::Failed(SessionError::Closed),
+                Ok(n) => {
+                    client.handle_input(&read_buf[..n]);
+                    while let Some(event) = client.poll_event() {
+                        match event {
+                            Event::Failed(e) => return Ended::Failed(e.into()),
+                            Event::Status { code } => info!(%code, "server status"),
+                            _ => {}
+                        }
+                    }
+                }
+                Err(e) => return Ended::Failed(e.into()),
+            },
+            _ = queue.ready(), if backlog < HIGH_WATER => {
+                queue.pop_batch(BATCH_BYTES, &mut batch);
+                for tag in batch.drain(..) {
+                    match client.send_tag(&tag) {
+                        Ok(()) => {}
+                        Err(ClientError::TagTooLarge(len)) => {
+                            warn!(len, "tag too large for RTMP, skipped");
+                        }
+                        Err(e) => return Ended::Failed(e.into()),
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(stall_deadline), if writing || needs_flush => {
+                return Ended::Failed(SessionError::Stalled(cx.settings.write_timeout));
+            }
+            _ = tick.tick() => {
+                let (since, before) = meter;
+                let total = cx.shared.bytes_sent.load(Ordering::Relaxed);
+                let ms = since.elapsed().as_millis().max(1) as u64;
+                let bps = total.saturating_sub(before).saturating_mul(8000) / ms;
+                cx.shared.bitrate_bps.store(bps, Ordering::Relaxed);
+                meter = (Instant::now(), total);
+            }
+        }
+    }
+}
+
+/// Writes some of `buf`, or flushes when it is empty (TLS may hold written bytes back until
+/// flushed): `Some(bytes written)` or `None` for a flush. One future for both, because both
+/// need the writer.
+async fn write_or_flush(
+    writer: &mut (impl AsyncWrite + Unpin),
+    buf: &[u8],
+) -> io::Result<Option<usize>> {
+    if buf.is_empty() {
+        writer.flush().await.map(|()| None)
+    } else {
+        writer.write(buf).await.map(Some)
+    }
+}
+
+/// Finishes the message being written, unpublishes and closes, within [`GOODBYE_TIMEOUT`].
+async fn goodbye(mut client: Client, writer: &mut (impl AsyncWrite + Unpin), unwritten: &[u8]) {
+    client.close();
+    let work = async {
+        // The unwritten rest may end mid-chunk; the server must get all of it before the
+        // commands make sense.
+        writer.write_all(unwritten).await?;
+        while let Some(bytes) = client.poll_transmit() {
+            writer.write_all(&bytes).await?;
+        }
+        writer.flush().await?;
+        writer.shutdown().await
+    };
+    match tokio::time::timeout(GOODBYE_TIMEOUT, work).await {
+        Ok(Ok(())) => info!("unpublished"),
+        Ok(Err(error)) => info!(%error, "could not unpublish cleanly"),
+        Err(_) => info!("the server took too long to take the unpublish"),
+    }
+}

@@ -1,0 +1,91 @@
+//! The life of one destination: connect, publish, stream, reconnect with backoff, give up,
+//! stop. Everything it reports goes through [`Shared`]: state, last error, counters.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use rand::Rng;
+use streamhard_rtmp::url::RtmpUrl;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::driver::{self, Context, Ended};
+use super::{DestinationSettings, DestinationState, Headers, Shared, backoff};
+
+pub(super) struct Task {
+    pub url: RtmpUrl,
+    pub settings: DestinationSettings,
+    pub shared: Arc<Shared>,
+    pub headers: watch::Receiver<Headers>,
+    pub request_keyframe: Arc<dyn Fn() + Send + Sync>,
+    pub cancel: CancellationToken,
+}
+
+impl Task {
+    pub async fn run(self) {
+        let shared = &self.shared;
+        let max_failures = self.settings.max_failures.max(1);
+        let mut failures = 0u32;
+        loop {
+            let attempt = tokio::select! {
+                _ = self.cancel.cancelled() => break,
+                attempt = driver::publish(&self.url, &self.settings, shared) => attempt,
+            };
+            let error = match attempt {
+                Ok(publishing) => {
+                    shared.set_state(DestinationState::Live);
+                    info!("publishing");
+                    let since = Instant::now();
+                    let headers = self.headers.borrow().clone();
+                    let cx = Context {
+                        settings: &self.settings,
+                        shared,
+                        headers: &headers,
+                        request_keyframe: &*self.request_keyframe,
+                        cancel: &self.cancel,
+                    };
+                    let ended = driver::stream(publishing, cx).await;
+                    shared.queue.close();
+                    shared.bitrate_bps.store(0, Ordering::Relaxed);
+                    match ended {
+                        Ended::Stopped => break,
+                        Ended::Failed(error) => {
+                            // A connection that worked for a while was not a failed attempt
+                            // in a row: platforms drop healthy streams now and then.
+                            if since.elapsed() >= self.settings.healthy_after {
+                                failures = 0;
+                            }
+                            error
+                        }
+                    }
+                }
+                Err(error) => error,
+            };
+            failures += 1;
+            let error = error.to_string();
+            warn!(%error, failures, "destination failed");
+            shared.set_error(error);
+            if failures >= max_failures {
+                warn!(failures, "giving up");
+                shared.set_state(DestinationState::Failed);
+                return;
+            }
+            shared.set_state(DestinationState::Retrying);
+            let jitter = rand::rng().random_range(0.0..1.0);
+            let delay = backoff::delay(
+                self.settings.backoff_initial,
+                self.settings.backoff_max,
+                failures,
+                jitter,
+            );
+            tokio::select! {
+                _ = self.cancel.cancelled() => break,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            shared.reconnects.fetch_add(1, Ordering::Relaxed);
+        }
+        shared.set_state(DestinationState::Stopped);
+    }
+}

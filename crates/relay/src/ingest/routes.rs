@@ -1,0 +1,191 @@
+//! Which session a datagram on the shared UDP port belongs to, in O(1).
+//!
+//! A session is registered by its ICE ufrag before its answer leaves the server (a browser's
+//! first STUN request can arrive before the HTTP response is read). The first STUN request from
+//! a new address is routed by the ufrag in its USERNAME and pins the address to the session;
+//! every later datagram from that address (DTLS, SRTP, SRTCP, STUN) is routed by address alone.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use crate::ids::SessionId;
+
+use super::stun;
+
+/// One datagram for a session, with the time it was read from the socket.
+#[derive(Debug)]
+pub struct Datagram {
+    pub source: SocketAddr,
+    pub received: Instant,
+    pub data: Vec<u8>,
+}
+
+#[derive(Clone, Debug)]
+struct Route {
+    session: SessionId,
+    tx: mpsc::Sender<Datagram>,
+}
+
+/// Why a datagram was not delivered (counted for /metrics, never logged per packet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undelivered {
+    /// No session knows this address and it is not a STUN request naming one.
+    UnknownPeer,
+    /// The session's queue is full: it is not keeping up, the datagram is dropped.
+    SessionBusy,
+    /// The session ended.
+    SessionGone,
+}
+
+/// Bounds the addresses one session can pin, so a flood of spoofed STUN cannot grow the map.
+const MAX_ADDRS_PER_SESSION: usize = 8;
+
+#[derive(Default, Debug)]
+pub struct Routes {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default, Debug)]
+struct Inner {
+    by_ufrag: HashMap<String, Route>,
+    by_addr: HashMap<SocketAddr, Route>,
+    addrs_of: HashMap<SessionId, Vec<SocketAddr>>,
+}
+
+impl Routes {
+    pub fn register(&self, ufrag: String, session: SessionId, tx: mpsc::Sender<Datagram>) {
+        let mut inner = self.lock();
+        inner.addrs_of.entry(session.clone()).or_default();
+        inner.by_ufrag.insert(ufrag, Route { session, tx });
+    }
+
+    pub fn unregister(&self, session: &SessionId) {
+        let mut inner = self.lock();
+        inner.by_ufrag.retain(|_, r| &r.session != session);
+        for addr in inner.addrs_of.remove(session).unwrap_or_default() {
+            inner.by_addr.remove(&addr);
+        }
+    }
+
+    /// Routes one datagram. Never blocks: a full session queue drops the datagram, which
+    /// WebRTC tolerates (NACK/PLI recover) far better than a stalled socket reader would.
+    pub fn deliver(&self, datagram: Datagram) -> Result<(), Undelivered> {
+        let route = {
+            let mut inner = self.lock();
+            match inner.by_addr.get(&datagram.source) {
+                Some(route) => route.clone(),
+                None => {
+                    let ufrag = stun::local_ufrag(&datagram.data).ok_or(Undelivered::UnknownPeer)?;
+                    let route = inner.by_ufrag.get(ufrag).cloned().ok_or(Undelivered::UnknownPeer)?;
+                    let addrs = inner.addrs_of.entry(route.session.clone()).or_default();
+                    if addrs.len() < MAX_ADDRS_PER_SESSION {
+                        addrs.push(datagram.source);
+                        inner.by_addr.insert(datagram.source, route.clone());
+                    }
+                    route
+                }
+            }
+        };
+        route.tx.try_send(datagram).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => Undelivered::SessionBusy,
+            mpsc::error::TrySendError::Closed(_) => Undelivered::SessionGone,
+        })
+    }
+
+    pub fn sessions(&self) -> usize {
+        self.lock().addrs_of.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // The maps stay consistent even if a holder panicked mid-way (each insert is atomic).
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stun_from(ufrag: &str) -> Vec<u8> {
+        let username = format!("{ufrag}:remote");
+        let mut attrs = vec![0x00, 0x06];
+        attrs.extend_from_slice(&(username.len() as u16).to_be_bytes());
+        attrs.extend_from_slice(username.as_bytes());
+        while attrs.len() % 4 != 0 {
+            attrs.push(0);
+        }
+        let mut msg = vec![0x00, 0x01];
+        msg.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+        msg.extend_from_slice(&[0x21, 0x12, 0xA4, 0x42]);
+        msg.extend_from_slice(&[0; 12]);
+        msg.extend_from_slice(&attrs);
+        msg
+    }
+
+    fn datagram(source: &str, data: Vec<u8>) -> Datagram {
+        Datagram { source: source.parse().unwrap(), received: Instant::now(), data }
+    }
+
+    #[test]
+    fn first_stun_pins_the_address_then_any_datagram_from_it_is_routed() {
+        let routes = Routes::default();
+        let (tx, mut rx) = mpsc::channel(4);
+        routes.register("ufragA".into(), SessionId::random(), tx);
+
+        assert_eq!(routes.deliver(datagram("10.0.0.1:5000", vec![0x80, 1, 2])), Err(Undelivered::UnknownPeer));
+        routes.deliver(datagram("10.0.0.1:5000", stun_from("ufragA"))).unwrap();
+        routes.deliver(datagram("10.0.0.1:5000", vec![0x80, 1, 2])).unwrap();
+        assert!(rx.try_recv().unwrap().data.starts_with(&[0x00, 0x01]));
+        assert_eq!(rx.try_recv().unwrap().data, vec![0x80, 1, 2]);
+    }
+
+    #[test]
+    fn two_sessions_are_told_apart_by_ufrag() {
+        let routes = Routes::default();
+        let (tx_a, mut rx_a) = mpsc::channel(4);
+        let (tx_b, mut rx_b) = mpsc::channel(4);
+        routes.register("aaaa".into(), SessionId::random(), tx_a);
+        routes.register("bbbb".into(), SessionId::random(), tx_b);
+        routes.deliver(datagram("127.0.0.1:1", stun_from("bbbb"))).unwrap();
+        routes.deliver(datagram("127.0.0.1:2", stun_from("aaaa"))).unwrap();
+        assert_eq!(rx_a.try_recv().unwrap().source.port(), 2);
+        assert_eq!(rx_b.try_recv().unwrap().source.port(), 1);
+    }
+
+    #[test]
+    fn a_full_session_queue_drops_instead_of_blocking() {
+        let routes = Routes::default();
+        let (tx, _rx) = mpsc::channel(1);
+        routes.register("u".into(), SessionId::random(), tx);
+        routes.deliver(datagram("127.0.0.1:1", stun_from("u"))).unwrap();
+        assert_eq!(routes.deliver(datagram("127.0.0.1:1", vec![1])), Err(Undelivered::SessionBusy));
+    }
+
+    #[test]
+    fn unregistering_forgets_ufrag_and_addresses() {
+        let routes = Routes::default();
+        let (tx, _rx) = mpsc::channel(4);
+        let id = SessionId::random();
+        routes.register("u".into(), id.clone(), tx);
+        routes.deliver(datagram("127.0.0.1:1", stun_from("u"))).unwrap();
+        routes.unregister(&id);
+        assert_eq!(routes.deliver(datagram("127.0.0.1:1", vec![1])), Err(Undelivered::UnknownPeer));
+        assert_eq!(routes.deliver(datagram("127.0.0.1:2", stun_from("u"))), Err(Undelivered::UnknownPeer));
+        assert_eq!(routes.sessions(), 0);
+    }
+
+    #[test]
+    fn spoofed_stun_cannot_pin_unbounded_addresses() {
+        let routes = Routes::default();
+        let (tx, _rx) = mpsc::channel(64);
+        routes.register("u".into(), SessionId::random(), tx);
+        for port in 1..40 {
+            let _ = routes.deliver(datagram(&format!("127.0.0.1:{port}"), stun_from("u")));
+        }
+        assert_eq!(routes.lock().by_addr.len(), MAX_ADDRS_PER_SESSION);
+    }
+}

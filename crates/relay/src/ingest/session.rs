@@ -1,0 +1,323 @@
+//! One WHIP session: a str0m `Rtc` and the broadcast pipeline, driven by one tokio task.
+//!
+//! The task owns everything mutable about the session, so nothing here is shared or locked on
+//! the per-packet path: datagrams arrive on a channel from the UDP reader, str0m's output is
+//! drained after every input (as str0m requires), and the pipeline's FLV tags go straight to
+//! the broadcast's destination queues.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Event, IceConnectionState, Input, Output, Rtc};
+use streamhard_media::flv::{Role, Tag};
+use streamhard_pipeline::{Pipeline, Track};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::IngestConfig;
+use super::routes::{Datagram, Routes};
+use crate::broadcast::{Broadcast, IngestInfo};
+use crate::ids::SessionId;
+
+/// How often the session looks at its keyframe clock and refreshes the broadcast's ingest info.
+const TICK: Duration = Duration::from_millis(100);
+/// A PLI that produced no keyframe within this time is repeated as a FIR.
+const PLI_PATIENCE: Duration = Duration::from_millis(800);
+/// The browser needs roughly an RTT plus an encode to answer a request: ask this much early.
+const REQUEST_LEAD: Duration = Duration::from_millis(400);
+
+pub(crate) struct Session {
+    pub id: SessionId,
+    pub rtc: Rtc,
+    pub config: Arc<IngestConfig>,
+    pub broadcast: Arc<Broadcast>,
+    pub socket: Arc<UdpSocket>,
+    /// The address we advertised as our candidate; str0m matches datagrams against it.
+    pub local: SocketAddr,
+    pub rx: mpsc::Receiver<Datagram>,
+    pub routes: Arc<Routes>,
+    pub cancel: CancellationToken,
+}
+
+struct State {
+    pipeline: Pipeline,
+    video_mid: Option<Mid>,
+    epoch: Instant,
+    timestamp_base: u32,
+    tags: Vec<Tag>,
+    keyframes: KeyframeClock,
+    sender_reports: [Option<SystemTime>; 2],
+    bytes_in: u64,
+    bitrate_window: (Instant, u64),
+    bitrate_bps: u64,
+}
+
+impl Session {
+    pub async fn run(mut self) {
+        let span = tracing::info_span!("session", broadcast = %self.broadcast.id, session = %self.id);
+        let _enter = span.enter();
+        let pipeline = match Pipeline::new(self.config.pipeline.clone()) {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(error = %e, "cannot start the pipeline");
+                self.finish();
+                return;
+            }
+        };
+        let now = Instant::now();
+        let mut state = State {
+            pipeline,
+            video_mid: None,
+            epoch: now,
+            timestamp_base: self.broadcast.timestamp_base(),
+            tags: Vec::with_capacity(8),
+            keyframes: KeyframeClock::new(self.config.keyframe_interval),
+            sender_reports: [None, None],
+            bytes_in: 0,
+            bitrate_window: (now, 0),
+            bitrate_bps: 0,
+        };
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let keyframe = Arc::clone(&self.broadcast.keyframe);
+        let stopped = self.broadcast.stopped().clone();
+
+        loop {
+            let deadline = match self.drain(&mut state) {
+                Some(deadline) => deadline,
+                None => break,
+            };
+            let input_result = tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => break,
+                _ = stopped.cancelled() => break,
+                datagram = self.rx.recv() => {
+                    let Some(datagram) = datagram else { break };
+                    let Ok(contents) = datagram.data.as_slice().try_into() else {
+                        continue; // Not a datagram str0m can classify: drop it.
+                    };
+                    let receive = Receive { proto: Protocol::Udp, source: datagram.source, destination: self.local, contents };
+                    self.rtc.handle_input(Input::Receive(datagram.received, receive))
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    self.rtc.handle_input(Input::Timeout(Instant::now()))
+                }
+                _ = keyframe.wait() => {
+                    state.keyframes.wanted = true;
+                    Ok(())
+                }
+                _ = tick.tick() => {
+                    self.on_tick(&mut state);
+                    Ok(())
+                }
+            };
+            if let Err(e) = input_result {
+                debug!(error = %e, "str0m refused input");
+            }
+        }
+        self.rtc.disconnect();
+        let _ = self.drain(&mut state);
+        self.finish();
+    }
+
+    fn finish(&self) {
+        self.routes.unregister(&self.id);
+        self.broadcast.clear_ingest(&self.id);
+        info!("session ended");
+    }
+
+    /// Drains str0m until it asks for a timeout. Returns None when the session is over.
+    fn drain(&mut self, state: &mut State) -> Option<Instant> {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(at)) => return Some(at),
+                Ok(Output::Transmit(t)) => {
+                    // UDP is lossy anyway: a full socket buffer drops, it never stalls the session.
+                    let _ = self.socket.try_send_to(&t.contents, t.destination);
+                }
+                Ok(Output::Event(event)) => {
+                    if !self.on_event(state, event) {
+                        return None;
+                    }
+                }
+                Err(e) => {
+                    warn!(error = %e, "webrtc session failed");
+                    return None;
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, state: &mut State, event: Event) -> bool {
+        match event {
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                info!("publisher disconnected");
+                return false;
+            }
+            Event::Connected => {
+                info!("publisher connected");
+                state.keyframes.wanted = true;
+            }
+            Event::MediaAdded(added) if added.kind == MediaKind::Video => {
+                state.video_mid = Some(added.mid);
+            }
+            Event::MediaData(data) => {
+                let arrival_us = data.network_time.saturating_duration_since(state.epoch).as_micros() as u64;
+                let rtp = data.time.numer() as u32;
+                let track = if data.params.spec().codec.is_video() { Track::Video } else { Track::Audio };
+                if let Some(sr) = &data.last_sender_info {
+                    let slot = &mut state.sender_reports[track as usize];
+                    if *slot != Some(sr.ntp_time) {
+                        *slot = Some(sr.ntp_time);
+                        let ntp_us = sr.ntp_time.duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
+                        state.pipeline.sender_report(track, sr.rtp_time.numer() as u32, ntp_us);
+                    }
+                }
+                state.bytes_in += data.data.len() as u64;
+                state.tags.clear();
+                match track {
+                    Track::Video => state.pipeline.push_video(rtp, arrival_us, &data.data, &mut state.tags),
+                    Track::Audio => state.pipeline.push_audio(rtp, arrival_us, &data.data, &mut state.tags),
+                }
+                self.publish(state);
+            }
+            _ => {}
+        }
+        true
+    }
+
+    fn publish(&mut self, state: &mut State) {
+        for mut tag in state.tags.drain(..) {
+            if tag.role == Role::Keyframe {
+                state.keyframes.saw_keyframe(Instant::now());
+            }
+            tag.timestamp = tag.timestamp.wrapping_add(state.timestamp_base);
+            self.broadcast.publish(tag);
+        }
+    }
+
+    fn on_tick(&mut self, state: &mut State) {
+        let now = Instant::now();
+        if let Some(kind) = state.keyframes.request_due(now)
+            && let Some(mid) = state.video_mid
+            && let Some(mut writer) = self.rtc.writer(mid)
+        {
+            if writer.request_keyframe(None, kind).is_ok() {
+                debug!(?kind, "requested a keyframe");
+                state.keyframes.requested(now, kind);
+            }
+        }
+        // Audio with no packets at all (no track, muted, lost) still needs a continuous track.
+        state.tags.clear();
+        let media_us = now.saturating_duration_since(state.epoch).as_micros() as u64;
+        state.pipeline.tick(media_us, &mut state.tags);
+        self.publish(state);
+
+        let (since, bytes) = state.bitrate_window;
+        let elapsed = now.saturating_duration_since(since);
+        if elapsed >= Duration::from_secs(1) {
+            state.bitrate_bps = (state.bytes_in - bytes) * 8 * 1000 / elapsed.as_millis().max(1) as u64;
+            state.bitrate_window = (now, state.bytes_in);
+            let stream = state.pipeline.info();
+            self.broadcast.set_ingest_info(IngestInfo {
+                video_codec: stream.video_codec,
+                audio_codec: stream.audio_codec,
+                width: stream.width,
+                height: stream.height,
+                fps: stream.fps,
+                bitrate_bps: state.bitrate_bps,
+            });
+        }
+    }
+}
+
+/// When to ask the browser for a keyframe. Browsers send one only when asked, and platforms
+/// want one at least every 2 s; destinations also ask when they (re)connect.
+#[derive(Debug)]
+struct KeyframeClock {
+    interval: Duration,
+    last_keyframe: Option<Instant>,
+    last_request: Option<(Instant, KeyframeRequestKind)>,
+    /// A destination (or the session start) wants one now.
+    wanted: bool,
+}
+
+impl KeyframeClock {
+    fn new(interval: Duration) -> Self {
+        Self { interval, last_keyframe: None, last_request: None, wanted: true }
+    }
+
+    fn saw_keyframe(&mut self, at: Instant) {
+        self.last_keyframe = Some(at);
+        self.last_request = None;
+        self.wanted = false;
+    }
+
+    /// The request to send now, if any: PLI first, FIR when a PLI went unanswered.
+    fn request_due(&self, now: Instant) -> Option<KeyframeRequestKind> {
+        let overdue = match self.last_keyframe {
+            None => true,
+            Some(at) => now.saturating_duration_since(at) + REQUEST_LEAD >= self.interval,
+        };
+        if !(self.wanted || overdue) {
+            return None;
+        }
+        match self.last_request {
+            None => Some(KeyframeRequestKind::Pli),
+            // A request is in flight: its answer serves any want that came since. If it goes
+            // unanswered, alternate PLI and FIR: some encoders honour only one of the two.
+            Some((at, kind)) if now.saturating_duration_since(at) >= PLI_PATIENCE => Some(match kind {
+                KeyframeRequestKind::Pli => KeyframeRequestKind::Fir,
+                _ => KeyframeRequestKind::Pli,
+            }),
+            Some(_) => None,
+        }
+    }
+
+    fn requested(&mut self, at: Instant, kind: KeyframeRequestKind) {
+        self.last_request = Some((at, kind));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asks_for_a_keyframe_at_start() {
+        let clock = KeyframeClock::new(Duration::from_secs(2));
+        assert_eq!(clock.request_due(Instant::now()), Some(KeyframeRequestKind::Pli));
+    }
+
+    #[test]
+    fn asks_again_before_the_interval_runs_out() {
+        let t0 = Instant::now();
+        let mut clock = KeyframeClock::new(Duration::from_secs(2));
+        clock.saw_keyframe(t0);
+        assert_eq!(clock.request_due(t0 + Duration::from_millis(1000)), None);
+        assert_eq!(clock.request_due(t0 + Duration::from_millis(1600)), Some(KeyframeRequestKind::Pli));
+    }
+
+    #[test]
+    fn falls_back_to_fir_when_a_pli_is_ignored() {
+        let t0 = Instant::now();
+        let mut clock = KeyframeClock::new(Duration::from_secs(2));
+        clock.requested(t0, KeyframeRequestKind::Pli);
+        assert_eq!(clock.request_due(t0 + Duration::from_millis(100)), None);
+        assert_eq!(clock.request_due(t0 + PLI_PATIENCE), Some(KeyframeRequestKind::Fir));
+    }
+
+    #[test]
+    fn a_destination_asking_gets_a_request_right_away() {
+        let t0 = Instant::now();
+        let mut clock = KeyframeClock::new(Duration::from_secs(2));
+        clock.saw_keyframe(t0);
+        clock.wanted = true;
+        assert_eq!(clock.request_due(t0 + Duration::from_millis(10)), Some(KeyframeRequestKind::Pli));
+    }
+}

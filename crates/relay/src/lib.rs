@@ -1,0 +1,106 @@
+//! The relay runtime: WebRTC ingest on one UDP port, broadcasts, and their RTMP destinations.
+//!
+//! This crate owns sockets, tasks and timers; the media work itself happens in the pure crates
+//! (`streamhard-pipeline`, `streamhard-rtmp`, `streamhard-media`) that it drives.
+
+pub mod broadcast;
+pub mod destination;
+pub mod ids;
+pub mod ingest;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use streamhard_rtmp::url::RtmpUrl;
+use tokio_util::sync::CancellationToken;
+
+pub use broadcast::{Broadcast, BroadcastStatus, IngestInfo};
+pub use destination::{DestinationSettings, DestinationState, DestinationStatus, is_public};
+pub use ids::{BroadcastId, DestinationId, SessionId};
+pub use ingest::{IngestConfig, IngestError, OfferError};
+
+#[derive(Clone, Debug)]
+pub struct RelayConfig {
+    pub ingest: IngestConfig,
+    pub destination: DestinationSettings,
+}
+
+/// The live state of this node: broadcasts in memory (with their destination URLs, which
+/// never leave memory), and the shared ingest socket.
+pub struct Relay {
+    ingest: ingest::Ingest,
+    destination_settings: DestinationSettings,
+    broadcasts: Mutex<HashMap<BroadcastId, Arc<Broadcast>>>,
+    shutdown: CancellationToken,
+}
+
+impl Relay {
+    pub async fn start(config: RelayConfig) -> std::io::Result<Arc<Self>> {
+        let shutdown = CancellationToken::new();
+        let ingest = ingest::Ingest::start(config.ingest, shutdown.clone()).await?;
+        Ok(Arc::new(Self {
+            ingest,
+            destination_settings: config.destination,
+            broadcasts: Mutex::new(HashMap::new()),
+            shutdown,
+        }))
+    }
+
+    /// The advertised UDP address of the ingest port.
+    pub fn udp_addr(&self) -> std::net::SocketAddr {
+        self.ingest.local_addr()
+    }
+
+    pub fn ingest_counters(&self) -> &ingest::IngestCounters {
+        &self.ingest.counters
+    }
+
+    /// Creates a broadcast and starts its destinations (they connect and wait for media).
+    pub fn create_broadcast(&self, destinations: Vec<(String, RtmpUrl)>) -> Arc<Broadcast> {
+        let broadcast = Broadcast::new(BroadcastId::random(), self.destination_settings.clone());
+        for (name, url) in destinations {
+            broadcast.add_destination(name, url);
+        }
+        self.lock().insert(broadcast.id.clone(), Arc::clone(&broadcast));
+        broadcast
+    }
+
+    pub fn broadcast(&self, id: &BroadcastId) -> Option<Arc<Broadcast>> {
+        self.lock().get(id).cloned()
+    }
+
+    pub fn broadcasts(&self) -> Vec<Arc<Broadcast>> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// Starts (or replaces) the ingest session of a broadcast from a WHIP offer.
+    pub fn accept_offer(&self, broadcast: &Arc<Broadcast>, offer: &str) -> Result<(SessionId, String), IngestError> {
+        self.ingest.accept(broadcast, offer)
+    }
+
+    /// Stops a broadcast: ends its session and unpublishes every destination.
+    pub async fn stop_broadcast(&self, id: &BroadcastId) -> bool {
+        let removed = self.lock().remove(id);
+        match removed {
+            Some(broadcast) => {
+                broadcast.stop().await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops everything (graceful shutdown): destinations unpublish cleanly.
+    pub async fn shutdown(&self) {
+        let all: Vec<_> = self.lock().drain().map(|(_, b)| b).collect();
+        for broadcast in all {
+            broadcast.stop().await;
+        }
+        self.shutdown.cancel();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BroadcastId, Arc<Broadcast>>> {
+        // The map has no invariant a panicking holder could break.
+        self.broadcasts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,351 @@
+//! Command line and environment: one clap struct, every flag with an env var, validated at start.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use streamhard_store::{DatabaseUrl, Location};
+
+#[derive(Parser, Debug)]
+#[command(name = "streamhard", version, about = "Go live from a web browser to every streaming platform at once.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server: web UI and API, WHIP ingest, RTMP relay.
+    Serve(ServeArgs),
+    /// Manage accounts from the shell (works while the server runs).
+    User(UserArgs),
+}
+
+/// Where the accounts database is: shared by `serve` and `user`.
+#[derive(Args, Debug, Clone)]
+pub struct StorageArgs {
+    /// Directory for the server's own files: the SQLite database `streamhard.db` unless
+    /// --database-url is given.
+    #[arg(
+        long,
+        env = "STREAMHARD_DATA_DIR",
+        default_value = "data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// PostgreSQL database to use instead of the SQLite file, e.g.
+    /// postgres://user:password@db.example.com/streamhard (several nodes can share one).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = PostgresUrl, global = true)]
+    pub database_url: Option<DatabaseUrl>,
+}
+
+impl StorageArgs {
+    pub fn location(&self) -> Location {
+        match &self.database_url {
+            Some(url) => Location::Postgres(url.clone()),
+            None => Location::from_config(None, &self.data_dir),
+        }
+    }
+}
+
+/// Accepts `postgres://` and `postgresql://` URLs. A parser of our own because clap's usual
+/// "invalid value '…'" error would print the URL, password included.
+#[derive(Clone, Copy, Debug)]
+struct PostgresUrl;
+
+impl clap::builder::TypedValueParser for PostgresUrl {
+    type Value = DatabaseUrl;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<DatabaseUrl, clap::Error> {
+        match value.to_str() {
+            Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+                Ok(DatabaseUrl::new(s))
+            }
+            _ => Err(clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                "--database-url: expected a postgres:// URL (the SQLite database is chosen with --data-dir)\n",
+            )),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct UserArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+
+    #[command(subcommand)]
+    pub command: UserCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account. The password is read from standard input, never from the command
+    /// line (which other users of the machine can see).
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Read the password from standard input (its first line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the accounts.
+    List,
+    /// Delete an account with its sessions and broadcast history.
+    Delete {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address of the HTTP server (UI, API, WHIP).
+    #[arg(long, env = "STREAMHARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
+
+    /// UDP port shared by every WebRTC session (0 picks a free one).
+    #[arg(long, env = "STREAMHARD_UDP_PORT", default_value_t = 8189)]
+    pub udp_port: u16,
+
+    /// Address advertised in ICE candidates: the public IP when behind NAT or in a container.
+    /// Defaults to the --listen address, or to this host's primary address when listening on
+    /// all interfaces.
+    #[arg(long, env = "STREAMHARD_PUBLIC_IP")]
+    pub public_ip: Option<IpAddr>,
+
+    /// Base URL that clients reach this server at, used in the whip_url handed out
+    /// (e.g. https://live.example.com behind a TLS proxy). Defaults to the request's Host.
+    #[arg(long, env = "STREAMHARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Allow destinations on loopback, private, link-local and other non-public addresses.
+    /// Off by default: otherwise any user could make the server connect into your network.
+    #[arg(long, env = "STREAMHARD_ALLOW_PRIVATE_DESTINATIONS")]
+    pub allow_private_destinations: bool,
+
+    /// Every destination gets a keyframe at least this often (seconds). Platforms want 2.
+    #[arg(long, env = "STREAMHARD_KEYFRAME_INTERVAL", default_value_t = 2.0, value_parser = positive_seconds)]
+    pub keyframe_interval: f64,
+
+    /// AAC bitrate sent to destinations (bits per second).
+    #[arg(long, env = "STREAMHARD_AAC_BITRATE", default_value_t = 128_000, value_parser = clap::value_parser!(u32).range(32_000..=320_000))]
+    pub aac_bitrate: u32,
+
+    /// Initial video bitrate suggested to the browser (kbps), so the first seconds are sharp.
+    #[arg(long, env = "STREAMHARD_START_BITRATE_KBPS", default_value_t = 2500)]
+    pub start_bitrate_kbps: u32,
+
+    /// Most destinations one broadcast may have.
+    #[arg(long, env = "STREAMHARD_MAX_DESTINATIONS", default_value_t = 10)]
+    pub max_destinations: usize,
+
+    /// Most broadcasts one user may run at once.
+    #[arg(long, env = "STREAMHARD_MAX_BROADCASTS_PER_USER", default_value_t = 3)]
+    pub max_broadcasts_per_user: usize,
+
+    /// Most destinations one user's running broadcasts may have together.
+    #[arg(
+        long,
+        env = "STREAMHARD_MAX_DESTINATIONS_PER_USER",
+        default_value_t = 20
+    )]
+    pub max_destinations_per_user: usize,
+
+    /// Refuse POST /api/auth/signup: accounts are created with `streamhard user add` only.
+    #[arg(long, env = "STREAMHARD_DISABLE_SIGNUP")]
+    pub disable_signup: bool,
+
+    /// Mark the session cookie Secure. Needed when served over HTTPS by a TLS proxy; implied
+    /// by an https:// --public-url.
+    #[arg(long, env = "STREAMHARD_COOKIE_SECURE")]
+    pub cookie_secure: bool,
+
+    /// A login session unused for this many hours ends.
+    #[arg(long, env = "STREAMHARD_SESSION_IDLE_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=24 * 365))]
+    pub session_idle_hours: u64,
+
+    /// A login session ends this many days after login, however much it is used.
+    #[arg(long, env = "STREAMHARD_SESSION_LIFETIME_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u64).range(1..=365))]
+    pub session_lifetime_days: u64,
+
+    /// Behind a reverse proxy: take the client address (for login throttling) from the last
+    /// X-Forwarded-For entry. Only set this when a proxy you run always sets that header.
+    #[arg(long, env = "STREAMHARD_TRUST_PROXY_HEADERS")]
+    pub trust_proxy_headers: bool,
+
+    /// Consecutive failed connection attempts after which a destination gives up
+    /// (so a revoked key does not hammer a platform).
+    #[arg(long, env = "STREAMHARD_DESTINATION_MAX_FAILURES", default_value_t = 8)]
+    pub destination_max_failures: u32,
+
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `streamhard_relay=debug`.
+    #[arg(long, env = "STREAMHARD_LOG", default_value = "info")]
+    pub log: String,
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if (0.5..=60.0).contains(&v) { Ok(v) } else { Err("must be between 0.5 and 60 seconds".into()) }
+}
+
+impl ServeArgs {
+    /// The cookie must be Secure when browsers reach us over HTTPS.
+    pub fn cookie_secure(&self) -> bool {
+        self.cookie_secure
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+    }
+
+    pub fn session_idle(&self) -> Duration {
+        Duration::from_secs(self.session_idle_hours * 3600)
+    }
+
+    pub fn session_lifetime(&self) -> Duration {
+        Duration::from_secs(self.session_lifetime_days * 24 * 3600)
+    }
+
+    pub fn keyframe_interval(&self) -> Duration {
+        Duration::from_secs_f64(self.keyframe_interval)
+    }
+
+    /// The address to advertise in ICE candidates.
+    pub fn advertised_ip(&self) -> IpAddr {
+        if let Some(ip) = self.public_ip {
+            return ip;
+        }
+        if !self.listen.ip().is_unspecified() {
+            return self.listen.ip();
+        }
+        primary_ip().unwrap_or(IpAddr::from([127, 0, 0, 1]))
+    }
+}
+
+/// The address the kernel would use to reach the internet. `connect` on UDP sends nothing;
+/// it only selects a route and a source address.
+fn primary_ip() -> Option<IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    socket.local_addr().ok().map(|a| a.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_runs_with_zero_configuration() {
+        let cli = Cli::try_parse_from(["streamhard", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(args.listen, "127.0.0.1:8080".parse().unwrap());
+        assert!(
+            matches!(args.storage.location(), Location::Sqlite(p) if p == std::path::Path::new("data/streamhard.db"))
+        );
+        assert!(!args.disable_signup && !args.cookie_secure());
+        assert_eq!(args.udp_port, 8189);
+        assert!(!args.allow_private_destinations);
+        assert_eq!(args.advertised_ip(), "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(args.keyframe_interval(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn public_ip_overrides_the_advertised_address() {
+        let cli = Cli::try_parse_from(["streamhard", "serve", "--listen", "0.0.0.0:80", "--public-ip", "203.0.113.7"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(args.advertised_ip(), "203.0.113.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn absurd_values_are_refused_at_start() {
+        assert!(Cli::try_parse_from(["streamhard", "serve", "--keyframe-interval", "0"]).is_err());
+        assert!(Cli::try_parse_from(["streamhard", "serve", "--aac-bitrate", "1"]).is_err());
+        assert!(Cli::try_parse_from(["streamhard", "serve", "--session-idle-hours", "0"]).is_err());
+    }
+
+    #[test]
+    fn a_database_url_must_be_postgres_and_is_never_echoed() {
+        let err = Cli::try_parse_from([
+            "streamhard",
+            "serve",
+            "--database-url",
+            "mysql://u:hunter2@db/x",
+        ])
+        .unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let cli = Cli::try_parse_from([
+            "streamhard",
+            "serve",
+            "--database-url",
+            "postgres://u:hunter2@db/x",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        assert!(matches!(args.storage.location(), Location::Postgres(_)));
+        assert!(!format!("{args:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn an_https_public_url_makes_the_cookie_secure() {
+        let cli = Cli::try_parse_from([
+            "streamhard",
+            "serve",
+            "--public-url",
+            "https://live.example.com",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        assert!(args.cookie_secure());
+    }
+
+    #[test]
+    fn user_commands_share_the_storage_flags() {
+        let cli = Cli::try_parse_from([
+            "streamhard",
+            "user",
+            "add",
+            "--email",
+            "a@example.com",
+            "--name",
+            "A",
+            "--password-stdin",
+            "--data-dir",
+            "/srv/sh",
+        ])
+        .unwrap();
+        let Command::User(user) = cli.command else {
+            panic!("user")
+        };
+        assert!(
+            matches!(user.storage.location(), Location::Sqlite(p) if p == std::path::Path::new("/srv/sh/streamhard.db"))
+        );
+        assert!(matches!(
+            user.command,
+            UserCommand::Add {
+                password_stdin: true,
+                ..
+            }
+        ));
+    }
+}

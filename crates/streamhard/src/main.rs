@@ -1,0 +1,152 @@
+//! `streamhard`: the one binary. `streamhard serve` runs everything with zero configuration.
+
+mod config;
+mod users;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use streamhard_relay::{DestinationSettings, IngestConfig, Relay, RelayConfig};
+use streamhard_store::{Store, Timestamp};
+use streamhard_web::{AppState, WebConfig};
+use tracing::info;
+
+use config::{Cli, Command, ServeArgs};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            init_logging(&args.log)?;
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(args))
+        }
+        Command::User(args) => {
+            init_logging("warn")?;
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(users::run(args, std::io::stdin().lock()))
+        }
+    }
+}
+
+fn init_logging(filter: &str) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).context("invalid --log filter")?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let data_dir = &args.storage.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let store = Store::open(&args.storage.location())
+        .await
+        .context("cannot open the database")?;
+    // Broadcasts do not survive a restart (their keys were only in memory): close what a
+    // previous run of this node left open.
+    let node = String::new();
+    let orphans = store
+        .end_broadcasts_of_node(&node, Timestamp::now())
+        .await?;
+    if orphans > 0 {
+        info!(
+            broadcasts = orphans,
+            "ended the broadcasts left open by the previous run"
+        );
+    }
+    let relay = Relay::start(RelayConfig {
+        ingest: IngestConfig {
+            udp_bind: (std::net::Ipv4Addr::UNSPECIFIED, args.udp_port).into(),
+            advertised_ip: args.advertised_ip(),
+            keyframe_interval: args.keyframe_interval(),
+            start_bitrate_kbps: args.start_bitrate_kbps,
+            pipeline: streamhard_pipeline::PipelineSettings {
+                aac_bitrate: args.aac_bitrate,
+                ..Default::default()
+            },
+        },
+        destination: DestinationSettings {
+            max_failures: args.destination_max_failures,
+            allow_private: args.allow_private_destinations,
+            ..Default::default()
+        },
+    })
+    .await
+    .with_context(|| format!("cannot bind UDP port {}", args.udp_port))?;
+
+    let state = AppState::new(
+        Arc::clone(&relay),
+        store.clone(),
+        WebConfig {
+            allow_private_destinations: args.allow_private_destinations,
+            public_url: args.public_url.clone(),
+            max_destinations: args.max_destinations,
+            max_broadcasts_per_user: args.max_broadcasts_per_user,
+            max_destinations_per_user: args.max_destinations_per_user,
+            signup_enabled: !args.disable_signup,
+            cookie_secure: args.cookie_secure(),
+            session_idle: args.session_idle(),
+            session_lifetime: args.session_lifetime(),
+            trust_proxy_headers: args.trust_proxy_headers,
+            node: node.clone(),
+        },
+    );
+    tokio::spawn(purge_sessions(store.clone(), args.session_idle()));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    info!(http = %listener.local_addr()?, udp = %relay.udp_addr(), "streamhard is up");
+    // Tests and scripts read this line to learn the bound ports (useful with port 0).
+    println!("streamhard: listening http={} udp={}", listener.local_addr()?, relay.udp_addr());
+
+    // The peer address feeds login throttling per client address.
+    let app = streamhard_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    info!("shutting down: unpublishing destinations");
+    relay.shutdown().await;
+    store
+        .end_broadcasts_of_node(&node, Timestamp::now())
+        .await?;
+    store.close().await;
+    Ok(())
+}
+
+/// Deletes expired sessions every hour (lookups refuse them anyway; this keeps the table small).
+async fn purge_sessions(store: Store, idle: Duration) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match store.purge_expired_sessions(Timestamp::now(), idle).await {
+            Ok(0) => {}
+            Ok(n) => info!(sessions = n, "purged expired sessions"),
+            Err(e) => tracing::warn!(error = %e, "cannot purge expired sessions"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,155 @@
+//! Starts the real `streamhard` binary for integration tests and talks to its API.
+
+#![allow(dead_code)] // Each test file uses a different part of this module.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// A running `streamhard serve` on free ports with its own data directory.
+pub struct Server {
+    child: Child,
+    pub http: String,
+    /// Everything the server logged (stderr), for assertions that keys never appear.
+    pub log: Arc<Mutex<String>>,
+    /// The session cookie of the account that owns the broadcasts created here.
+    session: tokio::sync::Mutex<Option<String>>,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts the server; `env` adds variables (e.g. SSL_CERT_FILE) and `args` flags.
+    pub fn start(args: &[&str], env: &[(&str, &Path)]) -> Server {
+        let data = tempfile::tempdir().expect("data dir");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_streamhard"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--udp-port", "0", "--allow-private-destinations"])
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(["--log", "info,streamhard_relay=debug"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn streamhard");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read the ready line");
+        // "streamhard: listening http=127.0.0.1:PORT udp=127.0.0.1:PORT"
+        let http = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("http="))
+            .unwrap_or_else(|| panic!("no ready line, got {line:?}; log: {}", log.lock().unwrap()))
+            .to_owned();
+        Server { child, http: format!("http://{http}"), log, session: Default::default(), _data: data }
+    }
+
+    /// The server's --data-dir (the SQLite database is in it).
+    pub fn data_dir(&self) -> &Path {
+        self._data.path()
+    }
+
+    /// A session cookie (`name=value`), signing up an account on first use.
+    pub async fn session_cookie(&self) -> String {
+        let mut session = self.session.lock().await;
+        if let Some(cookie) = &*session {
+            return cookie.clone();
+        }
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/auth/signup", self.http))
+            .header("origin", &self.http)
+            .json(&json!({"name": "Test", "email": "owner@example.com", "password": "correct horse battery"}))
+            .send()
+            .await
+            .expect("signup");
+        assert_eq!(res.status(), 201, "signup");
+        let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        *session = Some(cookie.clone());
+        cookie
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// `POST /api/broadcasts` → (id, whip_url, token).
+    pub async fn create_broadcast(&self, destinations: &[(&str, String)]) -> (String, String, String) {
+        let body = json!({
+            "destinations": destinations.iter().map(|(n, u)| json!({"name": n, "url": u})).collect::<Vec<_>>()
+        });
+        // Broadcasts belong to accounts; cookie requests must say they come from our origin.
+        let cookie = self.session_cookie().await;
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/broadcasts", self.http))
+            .header("cookie", cookie)
+            .header("origin", &self.http)
+            .json(&body)
+            .send()
+            .await
+            .expect("create broadcast");
+        assert_eq!(res.status(), 201, "create broadcast");
+        let v: Value = res.json().await.unwrap();
+        (
+            v["id"].as_str().unwrap().to_owned(),
+            v["whip_url"].as_str().unwrap().to_owned(),
+            v["token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn broadcast(&self, id: &str, token: &str) -> Value {
+        let res = reqwest::Client::new()
+            .get(format!("{}/api/broadcasts/{id}", self.http))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("get broadcast");
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    pub async fn stop_broadcast(&self, id: &str, token: &str) {
+        let res = reqwest::Client::new()
+            .delete(format!("{}/api/broadcasts/{id}", self.http))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("stop broadcast");
+        assert_eq!(res.status(), 204);
+    }
+
+    /// Waits until every destination of the broadcast reports `state`.
+    pub async fn wait_destinations(&self, id: &str, token: &str, state: &str, timeout: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let v = self.broadcast(id, token).await;
+            let all = v["destinations"].as_array().is_some_and(|d| d.iter().all(|d| d["state"] == state));
+            if all || tokio::time::Instant::now() > deadline {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

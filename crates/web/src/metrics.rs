@@ -1,0 +1,67 @@
+//! `/metrics` in the Prometheus text format.
+//!
+//! Values are read from the relay at scrape time, so nothing on the media path updates a
+//! metric it does not already count. Labels never carry a destination URL, a stream key or a
+//! broadcast id (unbounded cardinality, and ids are capabilities): only bounded enums.
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::Ordering;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let mut registry = Registry::with_prefix("streamhard");
+
+    let broadcasts = state.relay.broadcasts();
+    let live = Gauge::<i64>::default();
+    let destinations = Family::<StateLabel, Gauge<i64>>::default();
+    let destination_bytes = Gauge::<i64>::default();
+    let dropped = Gauge::<i64>::default();
+    let mut live_count = 0;
+    for broadcast in &broadcasts {
+        let status = broadcast.status();
+        live_count += i64::from(status.live);
+        for (_, d) in status.destinations {
+            destinations.get_or_create(&StateLabel { state: d.state.as_str() }).inc();
+            destination_bytes.inc_by(d.bytes_sent as i64);
+            dropped.inc_by(d.dropped_frames as i64);
+        }
+    }
+    live.set(live_count);
+    let all = Gauge::<i64>::default();
+    all.set(broadcasts.len() as i64);
+    registry.register("broadcasts", "Broadcasts on this node", all);
+    registry.register("broadcasts_live", "Broadcasts with a publisher connected", live);
+    registry.register("destinations", "Destinations by state", destinations);
+    registry.register("destination_sent_bytes", "Bytes sent by the destinations currently running", destination_bytes);
+    registry.register("destination_dropped_frames", "Frames dropped for slow destinations currently running", dropped);
+
+    let counters = state.relay.ingest_counters();
+    for (name, help, value) in [
+        ("ingest_datagrams", "UDP datagrams received on the ingest port", &counters.datagrams),
+        ("ingest_unknown_peer_datagrams", "Datagrams from addresses no session knows", &counters.unknown_peer),
+        ("ingest_dropped_datagrams", "Datagrams dropped because their session was busy", &counters.session_busy),
+    ] {
+        let counter = Counter::<u64>::default();
+        counter.inc_by(value.load(Ordering::Relaxed));
+        registry.register(name, help, counter);
+    }
+
+    let mut body = String::new();
+    encode(&mut body, &registry).map_err(ApiError::internal)?;
+    Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body))
+}

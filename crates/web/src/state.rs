@@ -1,0 +1,97 @@
+//! Shared state of the HTTP layer.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use streamhard_relay::Relay;
+use streamhard_store::Store;
+
+use crate::accounts::throttle::Throttle;
+use crate::clock::Clock;
+
+/// Most keys the login throttle tracks (about 100 bytes each).
+const THROTTLE_CAPACITY: usize = 100_000;
+
+#[derive(Clone, Debug)]
+pub struct WebConfig {
+    /// Accept destinations on loopback/private addresses (tests, LAN setups).
+    pub allow_private_destinations: bool,
+    /// Base URL used in `whip_url` (e.g. `https://live.example.com`); when unset the request's
+    /// Host header is used with plain http. Also the origin the CSRF check expects.
+    pub public_url: Option<String>,
+    /// Most destinations one broadcast may have.
+    pub max_destinations: usize,
+    /// Most broadcasts one user may run at once.
+    pub max_broadcasts_per_user: usize,
+    /// Most destinations one user's running broadcasts may have together.
+    pub max_destinations_per_user: usize,
+    /// Whether `POST /api/auth/signup` creates accounts (`--disable-signup` turns it off).
+    pub signup_enabled: bool,
+    /// Mark the session cookie `Secure` (served over HTTPS, or behind a TLS proxy).
+    pub cookie_secure: bool,
+    /// A session unused for this long ends.
+    pub session_idle: Duration,
+    /// A session ends this long after login, however much it is used.
+    pub session_lifetime: Duration,
+    /// Take the client address for login throttling from `X-Forwarded-For` (behind a proxy).
+    pub trust_proxy_headers: bool,
+    /// This node's name in the broadcast history (empty for a single node).
+    pub node: String,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_destinations: false,
+            public_url: None,
+            max_destinations: 10,
+            max_broadcasts_per_user: 3,
+            max_destinations_per_user: 20,
+            signup_enabled: true,
+            cookie_secure: false,
+            session_idle: Duration::from_secs(24 * 3600),
+            session_lifetime: Duration::from_secs(7 * 24 * 3600),
+            trust_proxy_headers: false,
+            node: String::new(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub relay: Arc<Relay>,
+    pub store: Store,
+    pub config: Arc<WebConfig>,
+    pub clock: Clock,
+    pub(crate) throttle: Arc<Mutex<Throttle>>,
+    /// Permits for argon2 work, one per core: each hash holds 19 MiB for tens of milliseconds.
+    pub(crate) hashing: Arc<tokio::sync::Semaphore>,
+    /// Held while checking a user's limits and creating what they limit.
+    pub(crate) limits: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl AppState {
+    pub fn new(relay: Arc<Relay>, store: Store, config: WebConfig) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            relay,
+            store,
+            config: Arc::new(config),
+            clock: Clock::system(),
+            throttle: Arc::new(Mutex::new(Throttle::new(THROTTLE_CAPACITY))),
+            hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
+            limits: Arc::default(),
+        }
+    }
+
+    /// Replaces the clock (tests move time forward to expire sessions and throttling).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub(crate) fn throttle(&self) -> MutexGuard<'_, Throttle> {
+        // The throttle's counters stay consistent even if a holder panicked mid-update.
+        self.throttle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
