@@ -58,7 +58,14 @@ impl AudioPath {
         self.last_opus_us.is_some()
     }
 
-    pub fn push_opus(&mut self, timeline: &Timeline, rtp: u32, arrival_us: u64, opus: &[u8], out: &mut Vec<Tag>) {
+    pub fn push_opus(
+        &mut self,
+        timeline: &Timeline,
+        rtp: u32,
+        arrival_us: u64,
+        opus: &[u8],
+        out: &mut Vec<Tag>,
+    ) {
         self.last_opus_us = Some(arrival_us);
         let pts = self.rtp.unwrap(rtp);
         let transcoder = match &mut self.transcoder {
@@ -77,7 +84,9 @@ impl AudioPath {
         }
         while let Some(frame) = self.transcoder.as_mut().and_then(OpusToAac::pop) {
             // The transcoder's clock is the unwrapped RTP clock: its low 32 bits are RTP time.
-            let Some(ms) = timeline.map_ms(Track::Audio, frame.pts as u32) else { continue };
+            let Some(ms) = timeline.map_ms(Track::Audio, frame.pts as u32) else {
+                continue;
+            };
             if !self.header_sent {
                 self.ensure_header(flv_time(ms), out);
             }
@@ -87,7 +96,10 @@ impl AudioPath {
 
     /// Sends silence up to `until_ms` when no Opus has arrived for [`SILENCE_AFTER_US`].
     pub fn fill_silence(&mut self, until_ms: u32, now_us: u64, out: &mut Vec<Tag>) {
-        if self.last_opus_us.is_some_and(|at| now_us.saturating_sub(at) < SILENCE_AFTER_US) {
+        if self
+            .last_opus_us
+            .is_some_and(|at| now_us.saturating_sub(at) < SILENCE_AFTER_US)
+        {
             return;
         }
         let until = f64::from(until_ms);

@@ -29,7 +29,10 @@ pub struct PipelineSettings {
 
 impl Default for PipelineSettings {
     fn default() -> Self {
-        Self { aac_bitrate: 128_000, encoder: concat!("Stream-Hard ", env!("CARGO_PKG_VERSION")).to_owned() }
+        Self {
+            aac_bitrate: 128_000,
+            encoder: concat!("Stream-Hard ", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
     }
 }
 
@@ -65,7 +68,9 @@ impl std::fmt::Debug for Pipeline {
 
 impl Pipeline {
     pub fn new(settings: PipelineSettings) -> Result<Self, PipelineError> {
-        let aac = AacSettings { bitrate: settings.aac_bitrate };
+        let aac = AacSettings {
+            bitrate: settings.aac_bitrate,
+        };
         Ok(Self {
             timeline: Timeline::new(),
             video: video::VideoPath::new(settings.encoder, settings.aac_bitrate),
@@ -76,10 +81,16 @@ impl Pipeline {
     /// One H.264 access unit (Annex-B) with its RTP timestamp and arrival time (µs on the
     /// caller's monotonic clock). Appends the resulting tags to `out`.
     pub fn push_video(&mut self, rtp: u32, arrival_us: u64, annexb: &[u8], out: &mut Vec<Tag>) {
-        if self.timeline.observe(Track::Video, rtp, arrival_us).is_err() {
+        if self
+            .timeline
+            .observe(Track::Video, rtp, arrival_us)
+            .is_err()
+        {
             return; // Off the track's clock (counted by the timeline): drop it.
         }
-        let Some(ts) = self.timeline.map_ms(Track::Video, rtp) else { return };
+        let Some(ts) = self.timeline.map_ms(Track::Video, rtp) else {
+            return;
+        };
         let before = out.len();
         self.video.push(ts, rtp, annexb, out);
         if out.len() > before {
@@ -93,10 +104,15 @@ impl Pipeline {
 
     /// One Opus packet with its RTP timestamp and arrival time (µs).
     pub fn push_audio(&mut self, rtp: u32, arrival_us: u64, opus: &[u8], out: &mut Vec<Tag>) {
-        if self.timeline.observe(Track::Audio, rtp, arrival_us).is_err() {
+        if self
+            .timeline
+            .observe(Track::Audio, rtp, arrival_us)
+            .is_err()
+        {
             return;
         }
-        self.audio.push_opus(&self.timeline, rtp, arrival_us, opus, out);
+        self.audio
+            .push_opus(&self.timeline, rtp, arrival_us, opus, out);
     }
 
     /// An RTCP sender report: `rtp` on `track` was captured at `ntp_unix_us` (sender's clock).
@@ -134,4 +150,3 @@ impl Pipeline {
 fn flv_time(ms: i64) -> u32 {
     ms.clamp(0, i64::from(u32::MAX)) as u32
 }
-

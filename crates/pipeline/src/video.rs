@@ -4,8 +4,8 @@ use streamhard_media::flv::{self, Metadata, Role, Tag};
 use streamhard_media::h264::AvcConverter;
 use tracing::debug;
 
-use crate::fps::FpsEstimator;
 use crate::flv_time;
+use crate::fps::FpsEstimator;
 
 pub struct VideoPath {
     converter: AvcConverter,
@@ -33,7 +33,9 @@ impl VideoPath {
     pub fn push(&mut self, ts_ms: i64, rtp: u32, annexb: &[u8], out: &mut Vec<Tag>) {
         self.fps.push(rtp);
         // Video timestamps must not go backwards even if the timeline had to: hold the last.
-        let ts = self.last_timestamp.map_or(flv_time(ts_ms), |last| flv_time(ts_ms).max(last));
+        let ts = self
+            .last_timestamp
+            .map_or(flv_time(ts_ms), |last| flv_time(ts_ms).max(last));
         let converted = match self.converter.convert(annexb) {
             Ok(c) => c,
             Err(e) => {
@@ -79,6 +81,9 @@ impl VideoPath {
     }
 
     pub fn fps(&self) -> Option<f64> {
-        self.converter.sps().and_then(|s| s.fps).or_else(|| self.fps.fps())
+        self.converter
+            .sps()
+            .and_then(|s| s.fps)
+            .or_else(|| self.fps.fps())
     }
 }

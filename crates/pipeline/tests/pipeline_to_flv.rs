@@ -17,9 +17,19 @@ const AUDIO_RTP_BASE: u32 = u32::MAX - 100_000;
 const WALL_BASE_US: i64 = 1_764_000_000_000_000;
 
 enum Event<'a> {
-    Video { rtp: u32, data: &'a [u8] },
-    Audio { rtp: u32, data: &'a [u8] },
-    Report { track: Track, rtp: u32, wall_us: i64 },
+    Video {
+        rtp: u32,
+        data: &'a [u8],
+    },
+    Audio {
+        rtp: u32,
+        data: &'a [u8],
+    },
+    Report {
+        track: Track,
+        rtp: u32,
+        wall_us: i64,
+    },
 }
 
 /// Runs the media through a pipeline as if it arrived over a network that delays video by
@@ -29,23 +39,46 @@ fn run(media: &TestMedia, with_audio: bool, video_delay_us: u64, audio_delay_us:
     for au in &media.video {
         let capture_us = au.pts_90k * 1_000_000 / 90_000;
         let rtp = VIDEO_RTP_BASE.wrapping_add(au.pts_90k as u32);
-        events.push((capture_us + video_delay_us, Event::Video { rtp, data: &au.data }));
+        events.push((
+            capture_us + video_delay_us,
+            Event::Video {
+                rtp,
+                data: &au.data,
+            },
+        ));
     }
     if with_audio {
         for p in &media.audio {
             let capture_us = p.sample_pos * 1_000_000 / 48_000;
             let rtp = AUDIO_RTP_BASE.wrapping_add(p.sample_pos as u32);
-            events.push((capture_us + audio_delay_us, Event::Audio { rtp, data: &p.data }));
+            events.push((
+                capture_us + audio_delay_us,
+                Event::Audio { rtp, data: &p.data },
+            ));
         }
     }
     // Sender reports once a second per track, the first audio one late as Chrome does.
     for s in 1..SECONDS as u64 {
         let wall_us = WALL_BASE_US + (s * 1_000_000) as i64;
         let v_rtp = VIDEO_RTP_BASE.wrapping_add((s * 90_000) as u32);
-        events.push((s * 1_000_000 + video_delay_us, Event::Report { track: Track::Video, rtp: v_rtp, wall_us }));
+        events.push((
+            s * 1_000_000 + video_delay_us,
+            Event::Report {
+                track: Track::Video,
+                rtp: v_rtp,
+                wall_us,
+            },
+        ));
         if with_audio && s >= 2 {
             let a_rtp = AUDIO_RTP_BASE.wrapping_add((s * 48_000) as u32);
-            events.push((s * 1_000_000 + audio_delay_us, Event::Report { track: Track::Audio, rtp: a_rtp, wall_us }));
+            events.push((
+                s * 1_000_000 + audio_delay_us,
+                Event::Report {
+                    track: Track::Audio,
+                    rtp: a_rtp,
+                    wall_us,
+                },
+            ));
         }
     }
     events.sort_by_key(|(at, _)| *at);
@@ -61,7 +94,11 @@ fn run(media: &TestMedia, with_audio: bool, video_delay_us: u64, audio_delay_us:
         match event {
             Event::Video { rtp, data } => pipeline.push_video(*rtp, *at, data, &mut tags),
             Event::Audio { rtp, data } => pipeline.push_audio(*rtp, *at, data, &mut tags),
-            Event::Report { track, rtp, wall_us } => pipeline.sender_report(*track, *rtp, *wall_us),
+            Event::Report {
+                track,
+                rtp,
+                wall_us,
+            } => pipeline.sender_report(*track, *rtp, *wall_us),
         }
     }
     let mut file = flv::FLV_HEADER.to_vec();
@@ -72,7 +109,10 @@ fn run(media: &TestMedia, with_audio: bool, video_delay_us: u64, audio_delay_us:
 }
 
 fn fixture() -> TestMedia {
-    Fixture::generate(FixtureSpec::browser_720p(SECONDS)).expect("fixture").load().expect("load")
+    Fixture::generate(FixtureSpec::browser_720p(SECONDS))
+        .expect("fixture")
+        .load()
+        .expect("load")
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
@@ -90,13 +130,27 @@ fn relays_every_frame_as_h264_and_aac_in_sync_despite_network_skew() {
     let rec = ffprobe::probe(&path).expect("ffprobe");
 
     let video = rec.video().expect("a video stream");
-    assert_eq!((video.codec_name.as_str(), video.width, video.height), ("h264", Some(1280), Some(720)));
+    assert_eq!(
+        (video.codec_name.as_str(), video.width, video.height),
+        ("h264", Some(1280), Some(720))
+    );
     let audio = rec.audio().expect("an audio stream");
-    assert_eq!((audio.codec_name.as_str(), audio.sample_rate, audio.channels), ("aac", Some(48_000), Some(2)));
+    assert_eq!(
+        (audio.codec_name.as_str(), audio.sample_rate, audio.channels),
+        ("aac", Some(48_000), Some(2))
+    );
     assert_eq!(audio.profile.as_deref(), Some("LC"));
-    assert_eq!(rec.video_frame_count(), media.video.len(), "every frame relayed");
+    assert_eq!(
+        rec.video_frame_count(),
+        media.video.len(),
+        "every frame relayed"
+    );
     assert!(rec.first_video_frame_is_key());
-    assert!(rec.timestamps_monotonic(), "{:?}", rec.first_non_monotonic());
+    assert!(
+        rec.timestamps_monotonic(),
+        "{:?}",
+        rec.first_non_monotonic()
+    );
     let (v, a) = (rec.video_duration_ms(), rec.audio_duration_ms());
     assert!((v - a).abs() <= 100.0, "video {v} ms vs audio {a} ms");
     let offset = ffprobe::av_offset_ms(&path).expect("sync marks");
@@ -111,13 +165,23 @@ fn a_publisher_without_audio_still_gets_a_continuous_aac_track() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "silent.flv", &run(&media, false, 5_000, 0));
     let rec = ffprobe::probe(&path).expect("ffprobe");
-    assert!(rec.streams.iter().any(|s| s.kind == StreamKind::Audio && s.codec_name == "aac"));
+    assert!(
+        rec.streams
+            .iter()
+            .any(|s| s.kind == StreamKind::Audio && s.codec_name == "aac")
+    );
     assert_eq!(rec.video_frame_count(), media.video.len());
     let (v, a) = (rec.video_duration_ms(), rec.audio_duration_ms());
-    assert!((v - a).abs() <= 100.0, "video {v} ms vs silent audio {a} ms");
+    assert!(
+        (v - a).abs() <= 100.0,
+        "video {v} ms vs silent audio {a} ms"
+    );
     // Continuous: consecutive AAC frames are one frame (21.3 ms, in whole FLV milliseconds)
     // apart, never more.
-    let gaps = rec.audio_packets.windows(2).map(|w| w[1].dts_ms - w[0].dts_ms);
+    let gaps = rec
+        .audio_packets
+        .windows(2)
+        .map(|w| w[1].dts_ms - w[0].dts_ms);
     let worst = gaps.fold(0.0f64, f64::max);
     assert!(worst < 22.5, "largest gap in the audio track: {worst} ms");
 }

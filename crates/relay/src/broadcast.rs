@@ -83,7 +83,9 @@ pub struct Broadcast {
 
 impl std::fmt::Debug for Broadcast {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Broadcast").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Broadcast")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -122,7 +124,9 @@ impl Broadcast {
     pub async fn remove_destination(&self, id: &DestinationId) -> bool {
         let removed = {
             let mut list = write_lock(&self.destinations);
-            list.iter().position(|(d, _)| d == id).map(|i| list.remove(i).1)
+            list.iter()
+                .position(|(d, _)| d == id)
+                .map(|i| list.remove(i).1)
         };
         match removed {
             Some(destination) => {
@@ -134,8 +138,11 @@ impl Broadcast {
     }
 
     /// Hands one tag to every destination. Never blocks: each destination has its own queue.
-    pub(crate) fn publish(&self, tag: Tag) {
-        self.last_timestamp.fetch_max(tag.timestamp, Ordering::Relaxed);
+    /// `received`: when the datagram that completed this video frame arrived, for the relay
+    /// latency histogram.
+    pub(crate) fn publish(&self, tag: Tag, received: Option<std::time::Instant>) {
+        self.last_timestamp
+            .fetch_max(tag.timestamp, Ordering::Relaxed);
         if tag.role == Role::Header {
             self.headers.send_modify(|h| match tag.kind {
                 TagKind::Script => h.metadata = Some(tag.clone()),
@@ -144,7 +151,7 @@ impl Broadcast {
             });
         }
         for (_, destination) in read_lock(&self.destinations).iter() {
-            destination.push(&tag);
+            destination.push_received(&tag, received);
         }
     }
 

@@ -7,6 +7,7 @@ pub mod broadcast;
 pub mod destination;
 pub mod ids;
 pub mod ingest;
+pub mod latency;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -61,7 +62,8 @@ impl Relay {
         for (name, url) in destinations {
             broadcast.add_destination(name, url);
         }
-        self.lock().insert(broadcast.id.clone(), Arc::clone(&broadcast));
+        self.lock()
+            .insert(broadcast.id.clone(), Arc::clone(&broadcast));
         broadcast
     }
 
@@ -74,7 +76,11 @@ impl Relay {
     }
 
     /// Starts (or replaces) the ingest session of a broadcast from a WHIP offer.
-    pub fn accept_offer(&self, broadcast: &Arc<Broadcast>, offer: &str) -> Result<(SessionId, String), IngestError> {
+    pub fn accept_offer(
+        &self,
+        broadcast: &Arc<Broadcast>,
+        offer: &str,
+    ) -> Result<(SessionId, String), IngestError> {
         self.ingest.accept(broadcast, offer)
     }
 

@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use streamhard_store::{DatabaseUrl, Location};
 
 #[derive(Parser, Debug)]
-#[command(name = "streamhard", version, about = "Go live from a web browser to every streaming platform at once.")]
+#[command(
+    name = "streamhard",
+    version,
+    about = "Go live from a web browser to every streaming platform at once."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -20,6 +24,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Manage accounts from the shell (works while the server runs).
     User(UserArgs),
+    /// Measure the relay as deployed: this binary's server in its own process, N synthetic
+    /// WebRTC publishers, M RTMP sinks each; ends with one `bench:` summary line.
+    Bench(streamhard_bench::BenchArgs),
 }
 
 /// Where the accounts database is: shared by `serve` and `user`.
@@ -197,8 +204,14 @@ pub struct ServeArgs {
 }
 
 fn positive_seconds(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
-    if (0.5..=60.0).contains(&v) { Ok(v) } else { Err("must be between 0.5 and 60 seconds".into()) }
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if (0.5..=60.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err("must be between 0.5 and 60 seconds".into())
+    }
 }
 
 impl ServeArgs {
@@ -266,11 +279,22 @@ mod tests {
 
     #[test]
     fn public_ip_overrides_the_advertised_address() {
-        let cli = Cli::try_parse_from(["streamhard", "serve", "--listen", "0.0.0.0:80", "--public-ip", "203.0.113.7"]).unwrap();
+        let cli = Cli::try_parse_from([
+            "streamhard",
+            "serve",
+            "--listen",
+            "0.0.0.0:80",
+            "--public-ip",
+            "203.0.113.7",
+        ])
+        .unwrap();
         let Command::Serve(args) = cli.command else {
             panic!("serve")
         };
-        assert_eq!(args.advertised_ip(), "203.0.113.7".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            args.advertised_ip(),
+            "203.0.113.7".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]

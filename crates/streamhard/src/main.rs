@@ -21,7 +21,10 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             init_logging(&args.log)?;
-            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(args))
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(serve(args))
         }
         Command::User(args) => {
             init_logging("warn")?;
@@ -30,12 +33,23 @@ fn main() -> anyhow::Result<()> {
                 .build()?
                 .block_on(users::run(args, std::io::stdin().lock()))
         }
+        Command::Bench(args) => {
+            init_logging("warn")?;
+            let exe = std::env::current_exe().context("locating this binary")?;
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(streamhard_bench::run(args, exe))
+        }
     }
 }
 
 fn init_logging(filter: &str) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).context("invalid --log filter")?;
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     Ok(())
 }
 
@@ -101,7 +115,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     info!(http = %listener.local_addr()?, udp = %relay.udp_addr(), "streamhard is up");
     // Tests and scripts read this line to learn the bound ports (useful with port 0).
-    println!("streamhard: listening http={} udp={}", listener.local_addr()?, relay.udp_addr());
+    println!(
+        "streamhard: listening http={} udp={}",
+        listener.local_addr()?,
+        relay.udp_addr()
+    );
 
     // The peer address feeds login throttling per client address.
     let app = streamhard_web::app(state).into_make_service_with_connect_info::<SocketAddr>();

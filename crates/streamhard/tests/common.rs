@@ -18,7 +18,15 @@ pub struct Server {
     pub log: Arc<Mutex<String>>,
     /// The session cookie of the account that owns the broadcasts created here.
     session: tokio::sync::Mutex<Option<String>>,
-    _data: tempfile::TempDir,
+    log_reader: Option<std::thread::JoinHandle<()>>,
+    data: Option<tempfile::TempDir>,
+}
+
+/// What is left of a server after [`Server::stop_keeping_data`].
+pub struct Stopped {
+    pub dir: tempfile::TempDir,
+    /// Everything it logged, to its last line.
+    pub log: String,
 }
 
 impl Server {
@@ -26,11 +34,21 @@ impl Server {
     pub fn start(args: &[&str], env: &[(&str, &Path)]) -> Server {
         let data = tempfile::tempdir().expect("data dir");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_streamhard"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--udp-port", "0", "--allow-private-destinations"])
-            .arg("--data-dir")
-            .arg(data.path())
-            .args(["--log", "info,streamhard_relay=debug"])
-            .args(args)
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--udp-port",
+            "0",
+            "--allow-private-destinations",
+        ])
+        .arg("--data-dir")
+        .arg(data.path());
+        // A test that cares about the log level (no_key_retention: trace) passes its own.
+        if !args.contains(&"--log") {
+            cmd.args(["--log", "info,streamhard_relay=debug"]);
+        }
+        cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -41,7 +59,7 @@ impl Server {
         let log = Arc::new(Mutex::new(String::new()));
         let stderr = child.stderr.take().expect("stderr");
         let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
+        let log_reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 let mut log = sink.lock().unwrap();
                 log.push_str(&line);
@@ -57,12 +75,40 @@ impl Server {
             .find_map(|w| w.strip_prefix("http="))
             .unwrap_or_else(|| panic!("no ready line, got {line:?}; log: {}", log.lock().unwrap()))
             .to_owned();
-        Server { child, http: format!("http://{http}"), log, session: Default::default(), _data: data }
+        Server {
+            child,
+            http: format!("http://{http}"),
+            log,
+            session: Default::default(),
+            log_reader: Some(log_reader),
+            data: Some(data),
+        }
     }
 
     /// The server's --data-dir (the SQLite database is in it).
     pub fn data_dir(&self) -> &Path {
-        self._data.path()
+        self.data.as_ref().expect("data dir").path()
+    }
+
+    /// Shuts the server down as an operator would (SIGTERM, so SQLite closes cleanly) and
+    /// keeps its data directory and complete log for inspection.
+    pub fn stop_keeping_data(mut self) -> Stopped {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(reader) = self.log_reader.take() {
+            let _ = reader.join();
+        }
+        Stopped {
+            dir: self.data.take().expect("data dir"),
+            log: self.log(),
+        }
     }
 
     /// A session cookie (`name=value`), signing up an account on first use.
@@ -79,7 +125,13 @@ impl Server {
             .await
             .expect("signup");
         assert_eq!(res.status(), 201, "signup");
-        let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let cookie = res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
         *session = Some(cookie.clone());
         cookie
     }
@@ -89,7 +141,10 @@ impl Server {
     }
 
     /// `POST /api/broadcasts` → (id, whip_url, token).
-    pub async fn create_broadcast(&self, destinations: &[(&str, String)]) -> (String, String, String) {
+    pub async fn create_broadcast(
+        &self,
+        destinations: &[(&str, String)],
+    ) -> (String, String, String) {
         let body = json!({
             "destinations": destinations.iter().map(|(n, u)| json!({"name": n, "url": u})).collect::<Vec<_>>()
         });
@@ -134,11 +189,19 @@ impl Server {
     }
 
     /// Waits until every destination of the broadcast reports `state`.
-    pub async fn wait_destinations(&self, id: &str, token: &str, state: &str, timeout: Duration) -> Value {
+    pub async fn wait_destinations(
+        &self,
+        id: &str,
+        token: &str,
+        state: &str,
+        timeout: Duration,
+    ) -> Value {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let v = self.broadcast(id, token).await;
-            let all = v["destinations"].as_array().is_some_and(|d| d.iter().all(|d| d["state"] == state));
+            let all = v["destinations"]
+                .as_array()
+                .is_some_and(|d| d.iter().all(|d| d["state"] == state));
             if all || tokio::time::Instant::now() > deadline {
                 return v;
             }

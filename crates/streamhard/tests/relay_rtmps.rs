@@ -14,17 +14,32 @@ use streamhard_whip_client::{Publisher, PublisherOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishes_over_rtmps_to_a_server_signed_by_the_configured_ca() {
-    let media = Fixture::generate(FixtureSpec::browser_720p(4)).expect("fixture").load().expect("load");
+    let media = Fixture::generate(FixtureSpec::browser_720p(4))
+        .expect("fixture")
+        .load()
+        .expect("load");
     let nginx = NginxRtmp::start().expect("nginx");
     let front = TlsFront::start(nginx.port()).expect("tls front");
     let server = Server::start(&[], &[("SSL_CERT_FILE", front.ca_pem().as_path())]);
-    let (id, whip_url, token) = server.create_broadcast(&[("secure", front.url("tls"))]).await;
-    let status = server.wait_destinations(&id, &token, "live", Duration::from_secs(10)).await;
+    let (id, whip_url, token) = server
+        .create_broadcast(&[("secure", front.url("tls"))])
+        .await;
+    let status = server
+        .wait_destinations(&id, &token, "live", Duration::from_secs(10))
+        .await;
     assert_eq!(status["destinations"][0]["state"], "live", "{status}");
 
-    let mut publisher = Publisher::connect(&whip_url, Some(&token), PublisherOptions::default()).await.expect("publish");
-    let report = publisher.send(&media, Duration::from_secs(4)).await.expect("send");
-    publisher.idle(Duration::from_millis(500)).await.expect("idle");
+    let mut publisher = Publisher::connect(&whip_url, Some(&token), PublisherOptions::default())
+        .await
+        .expect("publish");
+    let report = publisher
+        .send(&media, Duration::from_secs(4))
+        .await
+        .expect("send");
+    publisher
+        .idle(Duration::from_millis(500))
+        .await
+        .expect("idle");
     publisher.delete().await.expect("delete");
     server.stop_broadcast(&id, &token).await;
 
@@ -41,12 +56,22 @@ async fn refuses_a_tls_server_it_cannot_verify() {
     let front = TlsFront::start(nginx.port()).expect("tls front");
     let other_ca = TlsFront::start(nginx.port()).expect("another CA");
     // Trust a different CA than the one that signed the front's certificate.
-    let server = Server::start(&["--destination-max-failures", "1"], &[("SSL_CERT_FILE", other_ca.ca_pem().as_path())]);
-    let (id, _, token) = server.create_broadcast(&[("secure", front.url("tls"))]).await;
-    let status = server.wait_destinations(&id, &token, "failed", Duration::from_secs(10)).await;
+    let server = Server::start(
+        &["--destination-max-failures", "1"],
+        &[("SSL_CERT_FILE", other_ca.ca_pem().as_path())],
+    );
+    let (id, _, token) = server
+        .create_broadcast(&[("secure", front.url("tls"))])
+        .await;
+    let status = server
+        .wait_destinations(&id, &token, "failed", Duration::from_secs(10))
+        .await;
     let d = &status["destinations"][0];
     assert_eq!(d["state"], "failed", "{status}");
     let error = d["last_error"].as_str().unwrap_or_default();
     assert!(error.contains("TLS"), "{error}");
-    assert!(!error.contains("tls") || !error.contains("/live/"), "no URL in errors: {error}");
+    assert!(
+        !error.contains("tls") || !error.contains("/live/"),
+        "no URL in errors: {error}"
+    );
 }

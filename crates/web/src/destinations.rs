@@ -21,7 +21,10 @@ pub async fn validate(name: &str, url: &str, allow_private: bool) -> Result<Rtmp
         ));
     }
     let parsed = RtmpUrl::parse(url).map_err(|e| {
-        ApiError::bad_request("invalid_destination", format!("destination \"{name}\": {e}"))
+        ApiError::bad_request(
+            "invalid_destination",
+            format!("destination \"{name}\": {e}"),
+        )
     })?;
     if allow_private {
         return Ok(parsed);
@@ -53,15 +56,23 @@ mod tests {
 
     #[tokio::test]
     async fn a_loopback_destination_is_refused_unless_allowed() {
-        let err = validate("local", "rtmp://127.0.0.1:1935/live/secretkey", false).await.unwrap_err();
+        let err = validate("local", "rtmp://127.0.0.1:1935/live/secretkey", false)
+            .await
+            .unwrap_err();
         assert_eq!(err.code, "private_destination");
         assert!(!err.message.contains("secretkey"));
-        assert!(validate("local", "rtmp://127.0.0.1:1935/live/secretkey", true).await.is_ok());
+        assert!(
+            validate("local", "rtmp://127.0.0.1:1935/live/secretkey", true)
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
     async fn errors_never_repeat_the_key() {
-        let err = validate("x", "http://example.com/app/secretkey", false).await.unwrap_err();
+        let err = validate("x", "http://example.com/app/secretkey", false)
+            .await
+            .unwrap_err();
         assert_eq!(err.code, "invalid_destination");
         assert!(!err.message.contains("secretkey"));
     }

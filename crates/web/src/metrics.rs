@@ -7,13 +7,15 @@
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
 use std::sync::atomic::Ordering;
+use streamhard_relay::latency::{LatencySnapshot, RELAY_LATENCY};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -36,7 +38,11 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         let status = broadcast.status();
         live_count += i64::from(status.live);
         for (_, d) in status.destinations {
-            destinations.get_or_create(&StateLabel { state: d.state.as_str() }).inc();
+            destinations
+                .get_or_create(&StateLabel {
+                    state: d.state.as_str(),
+                })
+                .inc();
             destination_bytes.inc_by(d.bytes_sent as i64);
             dropped.inc_by(d.dropped_frames as i64);
         }
@@ -45,23 +51,79 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
     let all = Gauge::<i64>::default();
     all.set(broadcasts.len() as i64);
     registry.register("broadcasts", "Broadcasts on this node", all);
-    registry.register("broadcasts_live", "Broadcasts with a publisher connected", live);
+    registry.register(
+        "broadcasts_live",
+        "Broadcasts with a publisher connected",
+        live,
+    );
     registry.register("destinations", "Destinations by state", destinations);
-    registry.register("destination_sent_bytes", "Bytes sent by the destinations currently running", destination_bytes);
-    registry.register("destination_dropped_frames", "Frames dropped for slow destinations currently running", dropped);
+    registry.register(
+        "destination_sent_bytes",
+        "Bytes sent by the destinations currently running",
+        destination_bytes,
+    );
+    registry.register(
+        "destination_dropped_frames",
+        "Frames dropped for slow destinations currently running",
+        dropped,
+    );
 
     let counters = state.relay.ingest_counters();
     for (name, help, value) in [
-        ("ingest_datagrams", "UDP datagrams received on the ingest port", &counters.datagrams),
-        ("ingest_unknown_peer_datagrams", "Datagrams from addresses no session knows", &counters.unknown_peer),
-        ("ingest_dropped_datagrams", "Datagrams dropped because their session was busy", &counters.session_busy),
+        (
+            "ingest_datagrams",
+            "UDP datagrams received on the ingest port",
+            &counters.datagrams,
+        ),
+        (
+            "ingest_unknown_peer_datagrams",
+            "Datagrams from addresses no session knows",
+            &counters.unknown_peer,
+        ),
+        (
+            "ingest_dropped_datagrams",
+            "Datagrams dropped because their session was busy",
+            &counters.session_busy,
+        ),
     ] {
         let counter = Counter::<u64>::default();
         counter.inc_by(value.load(Ordering::Relaxed));
         registry.register(name, help, counter);
     }
 
+    registry.register_with_unit(
+        "relay_latency",
+        "Video frame arrival on the ingest socket to its FLV tag written to a destination socket",
+        Unit::Seconds,
+        Snapshot(RELAY_LATENCY.snapshot()),
+    );
+
     let mut body = String::new();
     encode(&mut body, &registry).map_err(ApiError::internal)?;
-    Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body))
+    Ok((
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    ))
+}
+
+/// The relay's own lock-free histogram, encoded as a Prometheus histogram at scrape time.
+#[derive(Debug)]
+struct Snapshot(LatencySnapshot);
+
+impl EncodeMetric for Snapshot {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_histogram::<NoLabelSet>(
+            self.0.sum_seconds,
+            self.0.count,
+            &self.0.buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
 }

@@ -164,8 +164,16 @@ fn whip_options() {}
 #[allow(dead_code)] // Documentation only; see above.
 fn healthz() {}
 
-/// Readiness: the server can take requests.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = String)))]
+/// Readiness: the server can take requests (its database answers).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, body = String),
+        (status = 503, description = "The database does not answer", body = String)
+    )
+)]
 #[allow(dead_code)] // Documentation only; see above.
 fn readyz() {}
 

@@ -4,12 +4,12 @@
 //! Our server is ICE-lite and puts its one candidate in the answer, so there is nothing to
 //! trickle: `PATCH` answers 405 as the RFC prescribes for servers without trickle ICE.
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::Router;
 use streamhard_relay::{BroadcastId, IngestError, SessionId};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -24,11 +24,18 @@ pub fn routes() -> Router<AppState> {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::POST, Method::DELETE, Method::PATCH, Method::OPTIONS])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+        ])
         .expose_headers([header::LOCATION, header::ETAG, header::LINK]);
     Router::new()
         .route("/{id}", post(offer).options(options))
-        .route("/{id}/sessions/{session}", axum::routing::delete(end).patch(patch).options(options))
+        .route(
+            "/{id}/sessions/{session}",
+            axum::routing::delete(end).patch(patch).options(options),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_SDP_BYTES))
         .layer(cors)
         // Also on CORS preflight answers, which the CORS layer produces without our handler.
@@ -42,8 +49,14 @@ async fn options() -> impl IntoResponse {
     (
         StatusCode::NO_CONTENT,
         [
-            (header::ALLOW, HeaderValue::from_static("OPTIONS, POST, DELETE, PATCH")),
-            (header::HeaderName::from_static("accept-post"), HeaderValue::from_static("application/sdp")),
+            (
+                header::ALLOW,
+                HeaderValue::from_static("OPTIONS, POST, DELETE, PATCH"),
+            ),
+            (
+                header::HeaderName::from_static("accept-post"),
+                HeaderValue::from_static("application/sdp"),
+            ),
         ],
     )
 }
@@ -51,7 +64,8 @@ async fn options() -> impl IntoResponse {
 fn broadcast_id(id: &str) -> Result<BroadcastId, ApiError> {
     // A malformed id cannot have a token: answer like a wrong token, not with a 404 that
     // would tell a prober which ids are well-formed.
-    BroadcastId::parse(id).ok_or_else(|| ApiError::unauthorized("the token is not valid for this broadcast"))
+    BroadcastId::parse(id)
+        .ok_or_else(|| ApiError::unauthorized("the token is not valid for this broadcast"))
 }
 
 async fn offer(
@@ -62,8 +76,15 @@ async fn offer(
 ) -> Result<Response, ApiError> {
     let id = broadcast_id(&id)?;
     authorize_broadcast(&state, &headers, &id).await?;
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !content_type.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp")) {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp"))
+    {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -74,23 +95,45 @@ async fn offer(
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "offer_too_large",
-            format!("the SDP offer is larger than {} bytes", crate::MAX_SDP_BYTES),
+            format!(
+                "the SDP offer is larger than {} bytes",
+                crate::MAX_SDP_BYTES
+            ),
         ),
         status => ApiError::new(status, "invalid_body", e.body_text()),
     })?;
-    let sdp = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("invalid_sdp", "the SDP offer is not UTF-8"))?;
-    let broadcast = state.relay.broadcast(&id).ok_or_else(|| ApiError::unauthorized("the token is not valid for this broadcast"))?;
-    let (session, answer) = state.relay.accept_offer(&broadcast, sdp).map_err(|e| match e {
-        IngestError::Offer(e) => ApiError::bad_request("invalid_offer", e.to_string()),
-        IngestError::Negotiation(e) => ApiError::bad_request("invalid_offer", format!("the offer could not be negotiated: {e}")),
-        IngestError::Candidate(e) => ApiError::internal(e),
-    })?;
+    let sdp = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("invalid_sdp", "the SDP offer is not UTF-8"))?;
+    let broadcast = state
+        .relay
+        .broadcast(&id)
+        .ok_or_else(|| ApiError::unauthorized("the token is not valid for this broadcast"))?;
+    let (session, answer) = state
+        .relay
+        .accept_offer(&broadcast, sdp)
+        .map_err(|e| match e {
+            IngestError::Offer(e) => ApiError::bad_request("invalid_offer", e.to_string()),
+            IngestError::Negotiation(e) => ApiError::bad_request(
+                "invalid_offer",
+                format!("the offer could not be negotiated: {e}"),
+            ),
+            IngestError::Candidate(e) => ApiError::internal(e),
+        })?;
     let location = format!("/whip/{id}/sessions/{session}");
     let mut response = (StatusCode::CREATED, answer).into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/sdp"));
-    h.insert(header::LOCATION, HeaderValue::try_from(location).map_err(ApiError::internal)?);
-    h.insert(header::ETAG, HeaderValue::try_from(format!("\"{session}\"")).map_err(ApiError::internal)?);
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/sdp"),
+    );
+    h.insert(
+        header::LOCATION,
+        HeaderValue::try_from(location).map_err(ApiError::internal)?,
+    );
+    h.insert(
+        header::ETAG,
+        HeaderValue::try_from(format!("\"{session}\"")).map_err(ApiError::internal)?,
+    );
     Ok(response)
 }
 
@@ -102,8 +145,15 @@ async fn end(
     let id = broadcast_id(&id)?;
     authorize_broadcast(&state, &headers, &id).await?;
     let session = SessionId::parse(&session).ok_or_else(|| ApiError::not_found("session"))?;
-    let broadcast = state.relay.broadcast(&id).ok_or_else(|| ApiError::not_found("session"))?;
-    if broadcast.end_session(&session) { Ok(StatusCode::OK) } else { Err(ApiError::not_found("session")) }
+    let broadcast = state
+        .relay
+        .broadcast(&id)
+        .ok_or_else(|| ApiError::not_found("session"))?;
+    if broadcast.end_session(&session) {
+        Ok(StatusCode::OK)
+    } else {
+        Err(ApiError::not_found("session"))
+    }
 }
 
 async fn patch() -> impl IntoResponse {

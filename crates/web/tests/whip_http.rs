@@ -32,15 +32,25 @@ async fn state() -> AppState {
             start_bitrate_kbps: 2500,
             pipeline: Default::default(),
         },
-        destination: DestinationSettings { allow_private: true, max_failures: 1, ..Default::default() },
+        destination: DestinationSettings {
+            allow_private: true,
+            max_failures: 1,
+            ..Default::default()
+        },
     })
     .await
     .expect("relay");
-    let store = streamhard_store::Store::open_sqlite_in_memory().await.expect("store");
+    let store = streamhard_store::Store::open_sqlite_in_memory()
+        .await
+        .expect("store");
     AppState::new(
         Arc::clone(&relay),
         store,
-        WebConfig { allow_private_destinations: true, max_destinations: 4, ..WebConfig::default() },
+        WebConfig {
+            allow_private_destinations: true,
+            max_destinations: 4,
+            ..WebConfig::default()
+        },
     )
 }
 
@@ -48,7 +58,11 @@ async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, axum::http::
     let res = app(state.clone()).oneshot(req).await.unwrap();
     let (parts, body) = res.into_parts();
     let body = body.collect().await.unwrap().to_bytes();
-    (parts.status, parts.headers, String::from_utf8_lossy(&body).into_owned())
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
 }
 
 /// Creates a broadcast; returns (whip path, token).
@@ -63,7 +77,13 @@ async fn broadcast(state: &AppState) -> (String, String) {
         .unwrap();
     let (status, headers, body) = send(state, req).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let cookie = headers[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let body = r#"{"destinations":[{"name":"local","url":"rtmp://127.0.0.1:9/live/KEY"}]}"#;
     let req = Request::post("/api/broadcasts")
         .header(header::CONTENT_TYPE, "application/json")
@@ -77,10 +97,18 @@ async fn broadcast(state: &AppState) -> (String, String) {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let whip = v["whip_url"].as_str().unwrap();
     assert!(whip.starts_with("http://relay.test/whip/"), "{whip}");
-    (whip.trim_start_matches("http://relay.test").to_owned(), v["token"].as_str().unwrap().to_owned())
+    (
+        whip.trim_start_matches("http://relay.test").to_owned(),
+        v["token"].as_str().unwrap().to_owned(),
+    )
 }
 
-fn offer(path: &str, token: Option<&str>, content_type: &str, body: impl Into<Body>) -> Request<Body> {
+fn offer(
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: impl Into<Body>,
+) -> Request<Body> {
     let mut req = Request::post(path).header(header::CONTENT_TYPE, content_type);
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
@@ -89,8 +117,12 @@ fn offer(path: &str, token: Option<&str>, content_type: &str, body: impl Into<Bo
 }
 
 fn error_code(body: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"));
-    assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    let v: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"));
+    assert!(
+        v["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     v["error"].as_str().unwrap().to_owned()
 }
 
@@ -98,28 +130,42 @@ fn error_code(body: &str) -> String {
 async fn an_offer_gets_201_an_sdp_answer_and_a_session_location() {
     let state = state().await;
     let (path, token) = broadcast(&state).await;
-    let (status, headers, body) = send(&state, offer(&path, Some(&token), "application/sdp", OFFER)).await;
+    let (status, headers, body) =
+        send(&state, offer(&path, Some(&token), "application/sdp", OFFER)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(headers[header::CONTENT_TYPE], "application/sdp");
     let location = headers[header::LOCATION].to_str().unwrap().to_owned();
-    assert!(location.starts_with(&format!("{path}/sessions/")), "{location}");
+    assert!(
+        location.starts_with(&format!("{path}/sessions/")),
+        "{location}"
+    );
     assert!(body.contains("a=ice-lite"), "ICE-lite answer");
-    assert!(body.contains("a=candidate:"), "our one candidate is in the answer");
+    assert!(
+        body.contains("a=candidate:"),
+        "our one candidate is in the answer"
+    );
     assert!(body.contains("H264/90000") && body.contains("opus/48000"));
     assert!(body.contains("packetization-mode=1"));
     assert!(body.contains("x-google-start-bitrate=2500"));
     assert!(!body.contains("urn:3gpp:video-orientation"));
 
     // A second offer replaces the session; the first location is then gone.
-    let (status, headers, _) = send(&state, offer(&path, Some(&token), "application/sdp", OFFER)).await;
+    let (status, headers, _) =
+        send(&state, offer(&path, Some(&token), "application/sdp", OFFER)).await;
     assert_eq!(status, StatusCode::CREATED);
     let second = headers[header::LOCATION].to_str().unwrap().to_owned();
     assert_ne!(second, location);
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let delete = |loc: &str| {
-        Request::delete(loc).header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap()
+        Request::delete(loc)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
     };
-    assert_eq!(send(&state, delete(&location)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(&state, delete(&location)).await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(send(&state, delete(&second)).await.0, StatusCode::OK);
 }
 
@@ -133,7 +179,11 @@ async fn a_missing_or_wrong_token_is_401() {
     assert_eq!(error_code(&body), "unauthorized");
     let (status, _, _) = send(&state, offer(&path, Some("nope"), "application/sdp", OFFER)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _, _) = send(&state, offer("/whip/not-an-id", Some("nope"), "application/sdp", OFFER)).await;
+    let (status, _, _) = send(
+        &state,
+        offer("/whip/not-an-id", Some("nope"), "application/sdp", OFFER),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -141,7 +191,11 @@ async fn a_missing_or_wrong_token_is_401() {
 async fn the_wrong_content_type_is_415_and_an_oversized_body_413() {
     let state = state().await;
     let (path, token) = broadcast(&state).await;
-    let (status, _, body) = send(&state, offer(&path, Some(&token), "application/json", OFFER)).await;
+    let (status, _, body) = send(
+        &state,
+        offer(&path, Some(&token), "application/json", OFFER),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(error_code(&body), "unsupported_media_type");
     let huge = "a".repeat(streamhard_web::MAX_SDP_BYTES + 1);
@@ -160,7 +214,8 @@ async fn malformed_sdp_and_offers_without_h264_or_opus_are_400_with_a_reason() {
         (OFFER.replace("opus/48000/2", "PCMU/8000"), "Opus"),
         (OFFER.replace("a=fingerprint", "a=broken"), "negotiated"),
     ] {
-        let (status, _, answer) = send(&state, offer(&path, Some(&token), "application/sdp", body)).await;
+        let (status, _, answer) =
+            send(&state, offer(&path, Some(&token), "application/sdp", body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
         assert_eq!(error_code(&answer), "invalid_offer");
         assert!(answer.contains(reason), "{answer} should mention {reason}");
@@ -174,7 +229,10 @@ async fn options_advertises_sdp_and_cors_and_patch_is_405() {
     let req = Request::options(&path)
         .header(header::ORIGIN, "https://studio.example")
         .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
-        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization, content-type")
+        .header(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            "authorization, content-type",
+        )
         .body(Body::empty())
         .unwrap();
     let (status, headers, _) = send(&state, req).await;

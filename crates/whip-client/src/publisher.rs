@@ -73,6 +73,7 @@ pub struct Publisher {
     /// timeline instead of restarting RTP times.
     sent_until: Duration,
     started: Option<Instant>,
+    answered_at: Instant,
 }
 
 /// Manual so that the token and the session URL never reach logs.
@@ -111,6 +112,7 @@ impl Publisher {
         let offer = make_offer(local, options.audio, Instant::now())?;
         let created =
             post_offer(&http, &endpoint, bearer.as_ref(), offer.sdp.to_sdp_string()).await?;
+        let answered_at = Instant::now();
         let answer = SdpAnswer::from_sdp_string(&created.answer)
             .map_err(|e| WhipError::InvalidAnswer(e.to_string()))?;
         let mut rtc = offer.rtc;
@@ -139,6 +141,7 @@ impl Publisher {
             }),
             sent_until: Duration::ZERO,
             started: None,
+            answered_at,
         };
         publisher.wait_connected(options.connect_timeout).await?;
         Ok(publisher)
@@ -181,9 +184,12 @@ impl Publisher {
             (None, _) => now,
         };
         self.started = Some(origin);
-        let mut schedule = Schedule::new(media, self.audio.is_some(), until, self.offsets)
-            .skip_while(|due| due.at < from)
-            .peekable();
+        // Skipped here rather than with `skip_while`: a closure stored in the iterator held
+        // across `.await` makes this future fail rustc's higher-ranked `Send` check, and the
+        // benchmark spawns publishers on a multi-threaded runtime.
+        let mut schedule =
+            Schedule::new(media, self.audio.is_some(), until, self.offsets).peekable();
+        while schedule.next_if(|due| due.at < from).is_some() {}
         let mut report = SendReport::default();
         // At most one catch-up of str0m's clock per frame, so a timer that is always due
         // cannot stall sending.
@@ -259,6 +265,12 @@ impl Publisher {
     }
 
     /// The local UDP address (the host candidate offered).
+    /// When the WHIP answer arrived (before ICE and DTLS): where "time to first keyframe at
+    /// the destinations" starts counting.
+    pub fn answered_at(&self) -> Instant {
+        self.answered_at
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.driver.local_addr()
     }

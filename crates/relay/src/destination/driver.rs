@@ -24,6 +24,7 @@ use tracing::{info, warn};
 
 use super::transport::{self, ConnectError, Io};
 use super::{DestinationSettings, Headers, Shared};
+use crate::latency::RELAY_LATENCY;
 
 const READ_BUFFER: usize = 16 * 1024;
 /// Most bytes waiting to be written before media is left in the queue.
@@ -142,7 +143,9 @@ pub async fn stream(publishing: Publishing, cx: Context<'_>) -> Ended {
     let mut written = 0;
     let mut needs_flush = false;
     let mut last_progress = Instant::now();
-    let mut batch: Vec<Tag> = Vec::new();
+    let mut batch = Vec::new();
+    // Video frames sent but not yet fully written: (end offset in the output stream, arrival).
+    let mut in_flight = InFlight::default();
     let mut meter = (Instant::now(), cx.shared.bytes_sent.load(Ordering::Relaxed));
     // The first measurement after a full period (an interval's first tick is immediate).
     let mut tick = tokio::time::interval_at(Instant::now() + BITRATE_PERIOD, BITRATE_PERIOD);
@@ -173,6 +176,8 @@ pub async fn stream(publishing: Publishing, cx: Context<'_>) -> Ended {
                     Ok(Some(n)) => {
                         written += n;
                         cx.shared.add_bytes_sent(n);
+                        let unwritten = (out.len() - written) as u64;
+                        in_flight.written_up_to(client.bytes_transmitted() - unwritten);
                         last_progress = Instant::now();
                         needs_flush = true;
                     }
@@ -196,9 +201,14 @@ pub async fn stream(publishing: Publishing, cx: Context<'_>) -> Ended {
             },
             _ = queue.ready(), if backlog < HIGH_WATER => {
                 queue.pop_batch(BATCH_BYTES, &mut batch);
-                for tag in batch.drain(..) {
-                    match client.send_tag(&tag) {
-                        Ok(()) => {}
+                for queued in batch.drain(..) {
+                    match client.send_tag(&queued.tag) {
+                        Ok(()) => {
+                            if let Some(received) = queued.received {
+                                let end = client.bytes_transmitted() + client.pending_bytes() as u64;
+                                in_flight.sent(end, received);
+                            }
+                        }
                         Err(ClientError::TagTooLarge(len)) => {
                             warn!(len, "tag too large for RTMP, skipped");
                         }
@@ -252,5 +262,33 @@ async fn goodbye(mut client: Client, writer: &mut (impl AsyncWrite + Unpin), unw
         Ok(Ok(())) => info!("unpublished"),
         Ok(Err(error)) => info!(%error, "could not unpublish cleanly"),
         Err(_) => info!("the server took too long to take the unpublish"),
+    }
+}
+
+/// Video frames handed to the RTMP client whose bytes are not all on the socket yet. A frame
+/// counts as relayed when the write that carries its last byte returns, so the latency
+/// includes time spent behind earlier frames in this connection's output.
+#[derive(Default)]
+struct InFlight(std::collections::VecDeque<(u64, std::time::Instant)>);
+
+impl InFlight {
+    /// A frame whose last byte is at `end` in the connection's output stream.
+    fn sent(&mut self, end: u64, received: std::time::Instant) {
+        // A connection that stops writing would otherwise grow this without bound; the
+        // write timeout ends it long before, but keep the bound explicit.
+        if self.0.len() < 4096 {
+            self.0.push_back((end, received));
+        }
+    }
+
+    /// The socket has taken the stream up to `offset`.
+    fn written_up_to(&mut self, offset: u64) {
+        while let Some(&(end, received)) = self.0.front() {
+            if end > offset {
+                break;
+            }
+            self.0.pop_front();
+            RELAY_LATENCY.observe(received.elapsed());
+        }
     }
 }

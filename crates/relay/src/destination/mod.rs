@@ -218,7 +218,13 @@ impl Destination {
     /// copied). A destination that is behind drops video up to the next keyframe and asks for
     /// one; while it is not publishing, media is discarded.
     pub fn push(&self, tag: &Tag) {
-        if self.shared.queue.push(tag) == Pushed::Overflowed {
+        self.push_received(tag, None);
+    }
+
+    /// [`Self::push`] for a video frame whose last datagram arrived at `received`: the time
+    /// its tag is fully written to the socket is recorded in [`crate::latency::RELAY_LATENCY`].
+    pub fn push_received(&self, tag: &Tag, received: Option<std::time::Instant>) {
+        if self.shared.queue.push_received(tag, received) == Pushed::Overflowed {
             (self.request_keyframe)();
         }
     }

@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use streamhard_media::flv::{Role, Tag, TagKind};
 use tokio::sync::Notify;
@@ -27,9 +28,25 @@ pub enum Pushed {
     Overflowed,
 }
 
+/// A queued tag and, for video frames, when the datagram that completed it arrived (for the
+/// relay latency histogram).
+#[derive(Clone, Debug)]
+pub struct Queued {
+    pub tag: Tag,
+    pub received: Option<Instant>,
+}
+
+impl std::ops::Deref for Queued {
+    type Target = Tag;
+
+    fn deref(&self) -> &Tag {
+        &self.tag
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
-    tags: VecDeque<Tag>,
+    tags: VecDeque<Queued>,
     bytes: usize,
     /// Video inter frames are refused until a keyframe arrives.
     waiting_keyframe: bool,
@@ -47,7 +64,7 @@ impl Inner {
 
     /// Removes the first tag matching `pred`; returns whether there was one.
     fn remove_first(&mut self, pred: impl Fn(&Tag) -> bool) -> bool {
-        let Some(pos) = self.tags.iter().position(pred) else {
+        let Some(pos) = self.tags.iter().position(|q| pred(&q.tag)) else {
             return false;
         };
         if let Some(tag) = self.tags.remove(pos) {
@@ -93,8 +110,15 @@ impl TagQueue {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Offers a tag; never waits for anything but the (briefly held) lock.
+    /// [`Self::push_received`] without an arrival time (the tests' shorthand).
+    #[cfg(test)]
     pub fn push(&self, tag: &Tag) -> Pushed {
+        self.push_received(tag, None)
+    }
+
+    /// Offers a tag, with the arrival time of the datagram that completed it for video
+    /// frames; never waits for anything but the (briefly held) lock.
+    pub fn push_received(&self, tag: &Tag, received: Option<Instant>) -> Pushed {
         let mut q = self.lock();
         q.last_timestamp = tag.timestamp;
         if !q.open {
@@ -133,7 +157,10 @@ impl TagQueue {
             {}
         }
         q.bytes += len;
-        q.tags.push_back(tag.clone());
+        q.tags.push_back(Queued {
+            tag: tag.clone(),
+            received,
+        });
         drop(q);
         self.notify.notify_one();
         result
@@ -142,7 +169,7 @@ impl TagQueue {
     /// Moves tags into `out`, oldest first, until about `max_bytes` are taken (at least one
     /// tag if any is queued). Taking little at a time keeps the backlog here, where the drop
     /// policy applies, rather than in the connection's output buffer.
-    pub fn pop_batch(&self, max_bytes: usize, out: &mut Vec<Tag>) {
+    pub fn pop_batch(&self, max_bytes: usize, out: &mut Vec<Queued>) {
         let mut q = self.lock();
         let mut taken = 0;
         while taken < max_bytes.max(1) {

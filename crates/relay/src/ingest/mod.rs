@@ -24,6 +24,14 @@ use tracing::{debug, info};
 
 pub use sdp::OfferError;
 
+/// Not an API: datagram routing, reachable from outside the crate only so that
+/// `benches/route_datagram.rs` can time it without a socket. The modules stay private.
+#[doc(hidden)]
+pub mod bench_support {
+    pub use super::routes::{Datagram, Routes, Undelivered};
+    pub use super::stun::local_ufrag;
+}
+
 use crate::broadcast::{Broadcast, IngestSlot};
 use crate::ids::SessionId;
 use routes::{Datagram, Routes, Undelivered};
@@ -85,8 +93,19 @@ impl Ingest {
         info!(udp = %bound, advertised = %local, "webrtc ingest listening");
         let routes = Arc::new(Routes::default());
         let counters = Arc::new(IngestCounters::default());
-        tokio::spawn(read_loop(Arc::clone(&socket), Arc::clone(&routes), Arc::clone(&counters), shutdown));
-        Ok(Self { config: Arc::new(config), socket, local, routes, counters })
+        tokio::spawn(read_loop(
+            Arc::clone(&socket),
+            Arc::clone(&routes),
+            Arc::clone(&counters),
+            shutdown,
+        ));
+        Ok(Self {
+            config: Arc::new(config),
+            socket,
+            local,
+            routes,
+            counters,
+        })
     }
 
     /// The UDP address sessions advertise (its port is the real bound port, also when 0 was asked).
@@ -101,9 +120,14 @@ impl Ingest {
     /// Accepts a WHIP offer for `broadcast`: negotiates, registers the session for routing
     /// BEFORE the answer is returned, starts it, and makes it the broadcast's session
     /// (replacing and ending any previous one).
-    pub fn accept(&self, broadcast: &Arc<Broadcast>, offer: &str) -> Result<(SessionId, String), IngestError> {
+    pub fn accept(
+        &self,
+        broadcast: &Arc<Broadcast>,
+        offer: &str,
+    ) -> Result<(SessionId, String), IngestError> {
         sdp::check_offer(offer)?;
-        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| OfferError::Malformed(e.to_string()))?;
+        let offer =
+            SdpOffer::from_sdp_string(offer).map_err(|e| OfferError::Malformed(e.to_string()))?;
 
         let creds = IceCreds::new();
         let ufrag = creds.ufrag.clone();
@@ -138,16 +162,24 @@ impl Ingest {
             codecs.add_h264(pt.into(), Some(rtx.into()), mode1, profile);
         }
         let mut rtc: Rtc = rtc_config.build(Instant::now());
-        let candidate = Candidate::host(self.local, "udp").map_err(|e| IngestError::Candidate(e.to_string()))?;
+        let candidate = Candidate::host(self.local, "udp")
+            .map_err(|e| IngestError::Candidate(e.to_string()))?;
         rtc.add_local_candidate(candidate);
-        let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| IngestError::Negotiation(e.to_string()))?;
-        let answer = sdp::add_start_bitrate(&answer.to_sdp_string(), self.config.start_bitrate_kbps);
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| IngestError::Negotiation(e.to_string()))?;
+        let answer =
+            sdp::add_start_bitrate(&answer.to_sdp_string(), self.config.start_bitrate_kbps);
 
         let id = SessionId::random();
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
         self.routes.register(ufrag, id.clone(), tx);
         let cancel = CancellationToken::new();
-        broadcast.replace_ingest(IngestSlot { session: id.clone(), cancel: cancel.clone() });
+        broadcast.replace_ingest(IngestSlot {
+            session: id.clone(),
+            cancel: cancel.clone(),
+        });
         let session = session::Session {
             id: id.clone(),
             rtc,
@@ -164,7 +196,12 @@ impl Ingest {
     }
 }
 
-async fn read_loop(socket: Arc<UdpSocket>, routes: Arc<Routes>, counters: Arc<IngestCounters>, shutdown: CancellationToken) {
+async fn read_loop(
+    socket: Arc<UdpSocket>,
+    routes: Arc<Routes>,
+    counters: Arc<IngestCounters>,
+    shutdown: CancellationToken,
+) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         let (len, source) = tokio::select! {
@@ -179,7 +216,11 @@ async fn read_loop(socket: Arc<UdpSocket>, routes: Arc<Routes>, counters: Arc<In
             },
         };
         counters.datagrams.fetch_add(1, Ordering::Relaxed);
-        let datagram = Datagram { source, received: Instant::now(), data: buf[..len].to_vec() };
+        let datagram = Datagram {
+            source,
+            received: Instant::now(),
+            data: buf[..len].to_vec(),
+        };
         match routes.deliver(datagram) {
             Ok(()) => {}
             Err(Undelivered::UnknownPeer | Undelivered::SessionGone) => {

@@ -79,8 +79,13 @@ impl Routes {
             match inner.by_addr.get(&datagram.source) {
                 Some(route) => route.clone(),
                 None => {
-                    let ufrag = stun::local_ufrag(&datagram.data).ok_or(Undelivered::UnknownPeer)?;
-                    let route = inner.by_ufrag.get(ufrag).cloned().ok_or(Undelivered::UnknownPeer)?;
+                    let ufrag =
+                        stun::local_ufrag(&datagram.data).ok_or(Undelivered::UnknownPeer)?;
+                    let route = inner
+                        .by_ufrag
+                        .get(ufrag)
+                        .cloned()
+                        .ok_or(Undelivered::UnknownPeer)?;
                     let addrs = inner.addrs_of.entry(route.session.clone()).or_default();
                     if addrs.len() < MAX_ADDRS_PER_SESSION {
                         addrs.push(datagram.source);
@@ -127,7 +132,11 @@ mod tests {
     }
 
     fn datagram(source: &str, data: Vec<u8>) -> Datagram {
-        Datagram { source: source.parse().unwrap(), received: Instant::now(), data }
+        Datagram {
+            source: source.parse().unwrap(),
+            received: Instant::now(),
+            data,
+        }
     }
 
     #[test]
@@ -136,9 +145,16 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(4);
         routes.register("ufragA".into(), SessionId::random(), tx);
 
-        assert_eq!(routes.deliver(datagram("10.0.0.1:5000", vec![0x80, 1, 2])), Err(Undelivered::UnknownPeer));
-        routes.deliver(datagram("10.0.0.1:5000", stun_from("ufragA"))).unwrap();
-        routes.deliver(datagram("10.0.0.1:5000", vec![0x80, 1, 2])).unwrap();
+        assert_eq!(
+            routes.deliver(datagram("10.0.0.1:5000", vec![0x80, 1, 2])),
+            Err(Undelivered::UnknownPeer)
+        );
+        routes
+            .deliver(datagram("10.0.0.1:5000", stun_from("ufragA")))
+            .unwrap();
+        routes
+            .deliver(datagram("10.0.0.1:5000", vec![0x80, 1, 2]))
+            .unwrap();
         assert!(rx.try_recv().unwrap().data.starts_with(&[0x00, 0x01]));
         assert_eq!(rx.try_recv().unwrap().data, vec![0x80, 1, 2]);
     }
@@ -150,8 +166,12 @@ mod tests {
         let (tx_b, mut rx_b) = mpsc::channel(4);
         routes.register("aaaa".into(), SessionId::random(), tx_a);
         routes.register("bbbb".into(), SessionId::random(), tx_b);
-        routes.deliver(datagram("127.0.0.1:1", stun_from("bbbb"))).unwrap();
-        routes.deliver(datagram("127.0.0.1:2", stun_from("aaaa"))).unwrap();
+        routes
+            .deliver(datagram("127.0.0.1:1", stun_from("bbbb")))
+            .unwrap();
+        routes
+            .deliver(datagram("127.0.0.1:2", stun_from("aaaa")))
+            .unwrap();
         assert_eq!(rx_a.try_recv().unwrap().source.port(), 2);
         assert_eq!(rx_b.try_recv().unwrap().source.port(), 1);
     }
@@ -161,8 +181,13 @@ mod tests {
         let routes = Routes::default();
         let (tx, _rx) = mpsc::channel(1);
         routes.register("u".into(), SessionId::random(), tx);
-        routes.deliver(datagram("127.0.0.1:1", stun_from("u"))).unwrap();
-        assert_eq!(routes.deliver(datagram("127.0.0.1:1", vec![1])), Err(Undelivered::SessionBusy));
+        routes
+            .deliver(datagram("127.0.0.1:1", stun_from("u")))
+            .unwrap();
+        assert_eq!(
+            routes.deliver(datagram("127.0.0.1:1", vec![1])),
+            Err(Undelivered::SessionBusy)
+        );
     }
 
     #[test]
@@ -171,10 +196,18 @@ mod tests {
         let (tx, _rx) = mpsc::channel(4);
         let id = SessionId::random();
         routes.register("u".into(), id.clone(), tx);
-        routes.deliver(datagram("127.0.0.1:1", stun_from("u"))).unwrap();
+        routes
+            .deliver(datagram("127.0.0.1:1", stun_from("u")))
+            .unwrap();
         routes.unregister(&id);
-        assert_eq!(routes.deliver(datagram("127.0.0.1:1", vec![1])), Err(Undelivered::UnknownPeer));
-        assert_eq!(routes.deliver(datagram("127.0.0.1:2", stun_from("u"))), Err(Undelivered::UnknownPeer));
+        assert_eq!(
+            routes.deliver(datagram("127.0.0.1:1", vec![1])),
+            Err(Undelivered::UnknownPeer)
+        );
+        assert_eq!(
+            routes.deliver(datagram("127.0.0.1:2", stun_from("u"))),
+            Err(Undelivered::UnknownPeer)
+        );
         assert_eq!(routes.sessions(), 0);
     }
 

@@ -41,7 +41,9 @@ pub fn check_offer(sdp: &str) -> Result<(), OfferError> {
             // A section with port 0 is rejected/inactive: it does not count.
             let port = rest.split(' ').nth(1).unwrap_or("");
             current = (port != "0").then_some((kind, false, false));
-        } else if let (Some(section), Some(rtpmap)) = (current.as_mut(), line.strip_prefix("a=rtpmap:")) {
+        } else if let (Some(section), Some(rtpmap)) =
+            (current.as_mut(), line.strip_prefix("a=rtpmap:"))
+        {
             let encoding = rtpmap.split(' ').nth(1).unwrap_or("").to_ascii_lowercase();
             if encoding.starts_with("h264/90000") {
                 section.1 = true;
@@ -118,8 +120,12 @@ mod tests {
 
     #[test]
     fn refuses_audio_only_and_duplicate_tracks() {
-        assert_eq!(check_offer("v=0\r\nm=audio 9 RTP 111\r\na=rtpmap:111 opus/48000/2\r\n"), Err(OfferError::NoVideo));
-        let two = format!("{CHROME_LIKE}m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n");
+        assert_eq!(
+            check_offer("v=0\r\nm=audio 9 RTP 111\r\na=rtpmap:111 opus/48000/2\r\n"),
+            Err(OfferError::NoVideo)
+        );
+        let two =
+            format!("{CHROME_LIKE}m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n");
         assert_eq!(check_offer(&two), Err(OfferError::TooManyVideo(2)));
     }
 
@@ -130,6 +136,9 @@ mod tests {
         let out = add_start_bitrate(answer, 2500);
         assert!(out.contains("a=fmtp:102 packetization-mode=1;x-google-start-bitrate=2500\r\n"));
         assert!(out.contains("a=fmtp:111 minptime=10\r\n"));
-        assert_eq!(out.len(), answer.len() + ";x-google-start-bitrate=2500".len());
+        assert_eq!(
+            out.len(),
+            answer.len() + ";x-google-start-bitrate=2500".len()
+        );
     }
 }

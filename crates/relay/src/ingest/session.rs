@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
-use streamhard_media::flv::{Role, Tag};
+use streamhard_media::flv::{Role, Tag, TagKind};
 use streamhard_pipeline::{Pipeline, Track};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -59,7 +59,8 @@ struct State {
 
 impl Session {
     pub async fn run(mut self) {
-        let span = tracing::info_span!("session", broadcast = %self.broadcast.id, session = %self.id);
+        let span =
+            tracing::info_span!("session", broadcast = %self.broadcast.id, session = %self.id);
         let _enter = span.enter();
         let pipeline = match Pipeline::new(self.config.pipeline.clone()) {
             Ok(p) => p,
@@ -167,37 +168,63 @@ impl Session {
                 state.video_mid = Some(added.mid);
             }
             Event::MediaData(data) => {
-                let arrival_us = data.network_time.saturating_duration_since(state.epoch).as_micros() as u64;
+                let arrival_us = data
+                    .network_time
+                    .saturating_duration_since(state.epoch)
+                    .as_micros() as u64;
                 let rtp = data.time.numer() as u32;
-                let track = if data.params.spec().codec.is_video() { Track::Video } else { Track::Audio };
+                let track = if data.params.spec().codec.is_video() {
+                    Track::Video
+                } else {
+                    Track::Audio
+                };
                 if let Some(sr) = &data.last_sender_info {
                     let slot = &mut state.sender_reports[track as usize];
                     if *slot != Some(sr.ntp_time) {
                         *slot = Some(sr.ntp_time);
-                        let ntp_us = sr.ntp_time.duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
-                        state.pipeline.sender_report(track, sr.rtp_time.numer() as u32, ntp_us);
+                        let ntp_us = sr
+                            .ntp_time
+                            .duration_since(UNIX_EPOCH)
+                            .map(|d| d.as_micros() as i64)
+                            .unwrap_or(0);
+                        state
+                            .pipeline
+                            .sender_report(track, sr.rtp_time.numer() as u32, ntp_us);
                     }
                 }
                 state.bytes_in += data.data.len() as u64;
                 state.tags.clear();
                 match track {
-                    Track::Video => state.pipeline.push_video(rtp, arrival_us, &data.data, &mut state.tags),
-                    Track::Audio => state.pipeline.push_audio(rtp, arrival_us, &data.data, &mut state.tags),
+                    Track::Video => {
+                        state
+                            .pipeline
+                            .push_video(rtp, arrival_us, &data.data, &mut state.tags)
+                    }
+                    Track::Audio => {
+                        state
+                            .pipeline
+                            .push_audio(rtp, arrival_us, &data.data, &mut state.tags)
+                    }
                 }
-                self.publish(state);
+                // Only video frames are timed: audio waits in the AAC encoder's 1024-sample
+                // frames by design, which is not relay delay.
+                let received = (track == Track::Video).then_some(data.network_time);
+                self.publish(state, received);
             }
             _ => {}
         }
         true
     }
 
-    fn publish(&mut self, state: &mut State) {
+    fn publish(&mut self, state: &mut State, received: Option<Instant>) {
         for mut tag in state.tags.drain(..) {
             if tag.role == Role::Keyframe {
                 state.keyframes.saw_keyframe(Instant::now());
             }
             tag.timestamp = tag.timestamp.wrapping_add(state.timestamp_base);
-            self.broadcast.publish(tag);
+            let received =
+                received.filter(|_| tag.kind == TagKind::Video && tag.role != Role::Header);
+            self.broadcast.publish(tag, received);
         }
     }
 
@@ -216,12 +243,13 @@ impl Session {
         state.tags.clear();
         let media_us = now.saturating_duration_since(state.epoch).as_micros() as u64;
         state.pipeline.tick(media_us, &mut state.tags);
-        self.publish(state);
+        self.publish(state, None);
 
         let (since, bytes) = state.bitrate_window;
         let elapsed = now.saturating_duration_since(since);
         if elapsed >= Duration::from_secs(1) {
-            state.bitrate_bps = (state.bytes_in - bytes) * 8 * 1000 / elapsed.as_millis().max(1) as u64;
+            state.bitrate_bps =
+                (state.bytes_in - bytes) * 8 * 1000 / elapsed.as_millis().max(1) as u64;
             state.bitrate_window = (now, state.bytes_in);
             let stream = state.pipeline.info();
             self.broadcast.set_ingest_info(IngestInfo {
@@ -249,7 +277,12 @@ struct KeyframeClock {
 
 impl KeyframeClock {
     fn new(interval: Duration) -> Self {
-        Self { interval, last_keyframe: None, last_request: None, wanted: true }
+        Self {
+            interval,
+            last_keyframe: None,
+            last_request: None,
+            wanted: true,
+        }
     }
 
     fn saw_keyframe(&mut self, at: Instant) {
@@ -271,10 +304,12 @@ impl KeyframeClock {
             None => Some(KeyframeRequestKind::Pli),
             // A request is in flight: its answer serves any want that came since. If it goes
             // unanswered, alternate PLI and FIR: some encoders honour only one of the two.
-            Some((at, kind)) if now.saturating_duration_since(at) >= PLI_PATIENCE => Some(match kind {
-                KeyframeRequestKind::Pli => KeyframeRequestKind::Fir,
-                _ => KeyframeRequestKind::Pli,
-            }),
+            Some((at, kind)) if now.saturating_duration_since(at) >= PLI_PATIENCE => {
+                Some(match kind {
+                    KeyframeRequestKind::Pli => KeyframeRequestKind::Fir,
+                    _ => KeyframeRequestKind::Pli,
+                })
+            }
             Some(_) => None,
         }
     }
@@ -291,7 +326,10 @@ mod tests {
     #[test]
     fn asks_for_a_keyframe_at_start() {
         let clock = KeyframeClock::new(Duration::from_secs(2));
-        assert_eq!(clock.request_due(Instant::now()), Some(KeyframeRequestKind::Pli));
+        assert_eq!(
+            clock.request_due(Instant::now()),
+            Some(KeyframeRequestKind::Pli)
+        );
     }
 
     #[test]
@@ -300,7 +338,10 @@ mod tests {
         let mut clock = KeyframeClock::new(Duration::from_secs(2));
         clock.saw_keyframe(t0);
         assert_eq!(clock.request_due(t0 + Duration::from_millis(1000)), None);
-        assert_eq!(clock.request_due(t0 + Duration::from_millis(1600)), Some(KeyframeRequestKind::Pli));
+        assert_eq!(
+            clock.request_due(t0 + Duration::from_millis(1600)),
+            Some(KeyframeRequestKind::Pli)
+        );
     }
 
     #[test]
@@ -309,7 +350,10 @@ mod tests {
         let mut clock = KeyframeClock::new(Duration::from_secs(2));
         clock.requested(t0, KeyframeRequestKind::Pli);
         assert_eq!(clock.request_due(t0 + Duration::from_millis(100)), None);
-        assert_eq!(clock.request_due(t0 + PLI_PATIENCE), Some(KeyframeRequestKind::Fir));
+        assert_eq!(
+            clock.request_due(t0 + PLI_PATIENCE),
+            Some(KeyframeRequestKind::Fir)
+        );
     }
 
     #[test]
@@ -318,6 +362,9 @@ mod tests {
         let mut clock = KeyframeClock::new(Duration::from_secs(2));
         clock.saw_keyframe(t0);
         clock.wanted = true;
-        assert_eq!(clock.request_due(t0 + Duration::from_millis(10)), Some(KeyframeRequestKind::Pli));
+        assert_eq!(
+            clock.request_due(t0 + Duration::from_millis(10)),
+            Some(KeyframeRequestKind::Pli)
+        );
     }
 }

@@ -11,12 +11,14 @@ const ATTR_USERNAME: u16 = 0x0006;
 /// RFC 8489 caps USERNAME at 513 bytes; ICE ufrags are far shorter.
 const MAX_USERNAME: usize = 513;
 
-/// Whether the datagram looks like STUN: top two bits zero, magic cookie, length fits.
+/// Whether the datagram looks like STUN: first byte 0–3 (RFC 7983's demultiplexing range; DTLS
+/// starts at 20, so its records never pass), magic cookie, length fits.
 pub fn is_stun(datagram: &[u8]) -> bool {
     datagram.len() >= HEADER_LEN
-        && datagram[0] & 0xC0 == 0
+        && datagram[0] <= 3
         && datagram[4..8] == MAGIC_COOKIE
-        && usize::from(u16::from_be_bytes([datagram[2], datagram[3]])) + HEADER_LEN == datagram.len()
+        && usize::from(u16::from_be_bytes([datagram[2], datagram[3]])) + HEADER_LEN
+            == datagram.len()
 }
 
 /// The local (our) ufrag of a STUN binding request: the part of USERNAME before the colon.
@@ -81,7 +83,10 @@ mod tests {
     fn rejects_rtp_dtls_and_truncated_messages() {
         let msg = binding_request(b"abc:def");
         assert_eq!(local_ufrag(&msg[..msg.len() - 1]), None);
-        assert_eq!(local_ufrag(&[0x80, 0x60, 0, 1, 0x21, 0x12, 0xA4, 0x42]), None);
+        assert_eq!(
+            local_ufrag(&[0x80, 0x60, 0, 1, 0x21, 0x12, 0xA4, 0x42]),
+            None
+        );
         let mut dtls = msg.clone();
         dtls[0] = 22;
         assert_eq!(local_ufrag(&dtls), None);
