@@ -2,7 +2,7 @@
 //! access unit → AVCC ([`AvcConverter::convert`]) → FLV video tag body ([`flv::avc_frame`]).
 //!
 //! Input: a real 720p30 H.264 stream at 2.5 Mbit/s, encoded by ffmpeg when the bench starts
-//! (about half a second) and split into access units by the testkit's reader. The encoder
+//! (under a second) and split into access units by the testkit's reader. The encoder
 //! settings are the testkit fixture's (constrained baseline, no B-frames, SPS/PPS before every
 //! IDR, one IDR per second) without its white sync flash: the fixture's keyframes are
 //! all-white frames of ~3 kB, far smaller than a real one. Measured: the second IDR (frame 30,
@@ -33,7 +33,9 @@ fn access_units() -> Vec<AccessUnit> {
     let output = Command::new("ffmpeg")
         .args(["-nostdin", "-hide_banner", "-loglevel", "error"])
         .args(["-f", "lavfi", "-i", &source])
-        .args(["-c:v", "libx264", "-preset", "veryfast"])
+        // One encoder thread: x264's rate control is deterministic only then, and the same
+        // bytes on every run keep the figures (and the benchmark names) comparable.
+        .args(["-c:v", "libx264", "-threads", "1", "-preset", "veryfast"])
         .args(["-profile:v", "baseline", "-pix_fmt", "yuv420p", "-bf", "0"])
         .args(["-g", &gop, "-keyint_min", &gop, "-sc_threshold", "0"])
         .args(["-b:v", "2500k", "-maxrate", "2500k", "-bufsize", "2500k"])

@@ -44,10 +44,7 @@ impl Seen {
             Some(token) => request.bearer_auth(token),
             None => request.header("cookie", server.session_cookie().await),
         };
-        let res = request
-            .send()
-            .await
-            .expect("GET");
+        let res = request.send().await.expect("GET");
         let status = res.status();
         let body = res.text().await.unwrap();
         assert!(status.is_success(), "GET {path}: {status} {body}");

@@ -88,11 +88,7 @@ impl Session {
         let keyframe = Arc::clone(&self.broadcast.keyframe);
         let stopped = self.broadcast.stopped().clone();
 
-        loop {
-            let deadline = match self.drain(&mut state) {
-                Some(deadline) => deadline,
-                None => break,
-            };
+        while let Some(deadline) = self.drain(&mut state) {
             let input_result = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => break,
@@ -233,11 +229,10 @@ impl Session {
         if let Some(kind) = state.keyframes.request_due(now)
             && let Some(mid) = state.video_mid
             && let Some(mut writer) = self.rtc.writer(mid)
+            && writer.request_keyframe(None, kind).is_ok()
         {
-            if writer.request_keyframe(None, kind).is_ok() {
-                debug!(?kind, "requested a keyframe");
-                state.keyframes.requested(now, kind);
-            }
+            debug!(?kind, "requested a keyframe");
+            state.keyframes.requested(now, kind);
         }
         // Audio with no packets at all (no track, muted, lost) still needs a continuous track.
         state.tags.clear();
