@@ -27,7 +27,7 @@ use crate::chunk::{
     ChunkDecoder, ChunkEncoder, ChunkError, MAX_MESSAGE_LEN, Message, MessageHeader,
 };
 use crate::handshake::{Handshake, HandshakeError, Progress, RANDOM_LEN};
-use crate::message::{Control, MessageError, UserControl, csid, type_id};
+use crate::message::{self, Control, MessageError, UserControl, csid, type_id};
 use crate::url::RtmpUrl;
 
 /// Our chunk size: large chunks mean few chunk headers per video frame. OBS uses 4096 too.
@@ -294,24 +294,11 @@ impl Client {
     }
 
     fn control(&mut self, control: Control) {
-        let header = MessageHeader {
-            type_id: control.type_id(),
-            stream_id: 0,
-            timestamp: 0,
-        };
-        self.encoder
-            .encode(csid::CONTROL, header, &control.encode(), &mut self.out);
+        message::write_control(&mut self.encoder, &control, &mut self.out);
     }
 
     fn command(&mut self, stream_id: u32, values: &[Value]) {
-        let header = MessageHeader {
-            type_id: type_id::COMMAND_AMF0,
-            stream_id,
-            timestamp: 0,
-        };
-        let payload = amf0::encode_all(values);
-        self.encoder
-            .encode(csid::COMMAND, header, &payload, &mut self.out);
+        message::write_command(&mut self.encoder, stream_id, values, &mut self.out);
     }
 
     fn send_connect(&mut self) {

@@ -32,9 +32,9 @@ use bytes::Bytes;
 use streamhard_media::amf0::{self, Value};
 use streamhard_media::flv::{Role, Tag, TagKind};
 
-use crate::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, Message, MessageHeader};
+use crate::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, Message};
 use crate::handshake::{HandshakeError, RANDOM_LEN, ServerHandshake, ServerProgress};
-use crate::message::{Control, LimitType, MessageError, UserControl, csid, type_id};
+use crate::message::{self, Control, LimitType, MessageError, UserControl, type_id};
 use crate::secret::Secret;
 
 /// Our chunk size, as nginx-rtmp's default and OBS use: few chunk headers per message.
@@ -274,24 +274,11 @@ impl Session {
     }
 
     fn control(&mut self, control: Control) {
-        let header = MessageHeader {
-            type_id: control.type_id(),
-            stream_id: 0,
-            timestamp: 0,
-        };
-        self.encoder
-            .encode(csid::CONTROL, header, &control.encode(), &mut self.out);
+        message::write_control(&mut self.encoder, &control, &mut self.out);
     }
 
     fn command(&mut self, stream_id: u32, values: &[Value]) {
-        let header = MessageHeader {
-            type_id: type_id::COMMAND_AMF0,
-            stream_id,
-            timestamp: 0,
-        };
-        let payload = amf0::encode_all(values);
-        self.encoder
-            .encode(csid::COMMAND, header, &payload, &mut self.out);
+        message::write_command(&mut self.encoder, stream_id, values, &mut self.out);
     }
 
     fn on_message(&mut self, message: Message) -> Result<(), SessionError> {
@@ -594,8 +581,9 @@ fn read_u24(b: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chunk::MAX_INCOMING_MESSAGE;
+    use crate::chunk::{MAX_INCOMING_MESSAGE, MessageHeader};
     use crate::handshake::{Handshake, Progress};
+    use crate::message::csid;
 
     /// A scripted publisher: encodes what it says, decodes what the session answers.
     struct Publisher {

@@ -90,13 +90,6 @@ async fn relays_one_webrtc_publisher_to_two_rtmp_servers_in_sync() {
         .idle(Duration::from_millis(500))
         .await
         .expect("idle");
-    // The fixture's own IDRs are 1 s apart, but a browser sends one only when asked: the relay
-    // must have asked when the destinations came up and then on its 2 s timer.
-    let requests = publisher.keyframe_requests();
-    assert!(
-        requests.pli + requests.fir >= (SECONDS / 2) as u64,
-        "keyframe requests over {SECONDS} s: {requests:?}"
-    );
     // Every frame written to each destination was timed, arrival to socket.
     let metrics = reqwest::get(format!("{}/metrics", server.http))
         .await
@@ -156,6 +149,10 @@ async fn a_publisher_without_audio_still_gives_destinations_an_aac_track() {
     let a = NginxRtmp::start().expect("nginx");
     let server = Server::start(&[], &[]);
     let (id, whip_url, token) = server.create_broadcast(&[("A", a.url("silent"))]).await;
+    // Media sent before a destination publishes is not for it: start once it is live.
+    server
+        .wait_destinations(&id, &token, "live", Duration::from_secs(10))
+        .await;
     let options = PublisherOptions {
         audio: false,
         ..Default::default()
@@ -190,6 +187,9 @@ async fn a_dead_destination_does_not_disturb_the_other_and_reconnects_with_a_key
     let (id, whip_url, token) = server
         .create_broadcast(&[("A", a.url("flaky")), ("B", b.url("steady"))])
         .await;
+    server
+        .wait_destinations(&id, &token, "live", Duration::from_secs(10))
+        .await;
     let mut publisher = Publisher::connect(&whip_url, Some(&token), PublisherOptions::default())
         .await
         .expect("publish");
@@ -215,6 +215,13 @@ async fn a_dead_destination_does_not_disturb_the_other_and_reconnects_with_a_key
         .idle(Duration::from_millis(500))
         .await
         .expect("idle");
+    // The restarted destination needed a keyframe at once and the relay asked the publisher
+    // (the fixture's own IDRs, 1 s apart, keep the 2 s timer from ever needing to).
+    let requests = publisher.keyframe_requests();
+    assert!(
+        requests.pli + requests.fir >= 1,
+        "no keyframe request after the reconnect: {requests:?}"
+    );
     let status = server.broadcast(&id, &token).await;
     let flaky = &status["destinations"][0];
     assert_eq!(flaky["state"], "live", "reconnected: {flaky}");
