@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use streamhard_whip_client::{Publisher, PublisherOptions};
 
 /// A running `streamhard serve` on free ports with its own data directory.
 pub struct Server {
@@ -188,6 +189,22 @@ impl Server {
         assert_eq!(res.status(), 204);
     }
 
+    /// Creates a broadcast and waits until every destination publishes: media sent before a
+    /// destination is live is not for it, so tests that count frames start after this.
+    pub async fn live_broadcast(
+        &self,
+        destinations: &[(&str, String)],
+    ) -> (String, String, String) {
+        let (id, whip_url, token) = self.create_broadcast(destinations).await;
+        let status = self
+            .wait_destinations(&id, &token, "live", Duration::from_secs(10))
+            .await;
+        for d in status["destinations"].as_array().expect("destinations") {
+            assert_eq!(d["state"], "live", "{d}");
+        }
+        (id, whip_url, token)
+    }
+
     /// Waits until every destination of the broadcast reports `state`.
     pub async fn wait_destinations(
         &self,
@@ -215,4 +232,15 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A WHIP publisher connected (ICE and DTLS done) to a broadcast, with its bearer token.
+pub async fn connect_publisher(
+    whip_url: &str,
+    token: &str,
+    options: PublisherOptions,
+) -> Publisher {
+    Publisher::connect(whip_url, Some(token), options)
+        .await
+        .expect("WHIP publish")
 }

@@ -9,11 +9,11 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::Server;
+use common::{Server, connect_publisher};
 use serde_json::json;
 use streamhard_testkit::fixtures::{Fixture, FixtureSpec};
 use streamhard_testkit::nginx::NginxRtmp;
-use streamhard_whip_client::{Publisher, PublisherOptions};
+use streamhard_whip_client::PublisherOptions;
 
 const PATH_KEY: &str = "live_pathkey_9f3c1a77e2";
 const QUERY_KEY: &str = "querykey_41b8d0c5aa";
@@ -143,9 +143,7 @@ async fn keys_reach_no_disk_log_metric_or_answer() {
         assert_eq!(d["state"], "live", "all three publish for real: {d}");
     }
 
-    let mut publisher = Publisher::connect(&whip_url, Some(&token), PublisherOptions::default())
-        .await
-        .expect("publish");
+    let mut publisher = connect_publisher(&whip_url, &token, PublisherOptions::default()).await;
     publisher
         .send(&media, Duration::from_secs(2))
         .await

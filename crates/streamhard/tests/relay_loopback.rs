@@ -5,11 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::Server;
+use common::{Server, connect_publisher};
 use streamhard_testkit::ffprobe::{self, Recording};
 use streamhard_testkit::fixtures::{Fixture, FixtureSpec, TestMedia};
 use streamhard_testkit::nginx::NginxRtmp;
-use streamhard_whip_client::{Publisher, PublisherOptions};
+use streamhard_whip_client::PublisherOptions;
 
 const SECONDS: u32 = 8;
 
@@ -72,15 +72,9 @@ async fn relays_one_webrtc_publisher_to_two_rtmp_servers_in_sync() {
     );
     let server = Server::start(&[], &[]);
     let (id, whip_url, token) = server
-        .create_broadcast(&[("A", a.url("streamA")), ("B", b.url("streamB"))])
+        .live_broadcast(&[("A", a.url("streamA")), ("B", b.url("streamB"))])
         .await;
-    server
-        .wait_destinations(&id, &token, "live", Duration::from_secs(10))
-        .await;
-
-    let mut publisher = Publisher::connect(&whip_url, Some(&token), PublisherOptions::default())
-        .await
-        .expect("WHIP publish");
+    let mut publisher = connect_publisher(&whip_url, &token, PublisherOptions::default()).await;
     let report = publisher
         .send(&media, media.duration())
         .await
@@ -148,18 +142,12 @@ async fn a_publisher_without_audio_still_gives_destinations_an_aac_track() {
     let media = media();
     let a = NginxRtmp::start().expect("nginx");
     let server = Server::start(&[], &[]);
-    let (id, whip_url, token) = server.create_broadcast(&[("A", a.url("silent"))]).await;
-    // Media sent before a destination publishes is not for it: start once it is live.
-    server
-        .wait_destinations(&id, &token, "live", Duration::from_secs(10))
-        .await;
+    let (id, whip_url, token) = server.live_broadcast(&[("A", a.url("silent"))]).await;
     let options = PublisherOptions {
         audio: false,
         ..Default::default()
     };
-    let mut publisher = Publisher::connect(&whip_url, Some(&token), options)
-        .await
-        .expect("publish");
+    let mut publisher = connect_publisher(&whip_url, &token, options).await;
     let report = publisher
         .send(&media, Duration::from_secs(5))
         .await
@@ -185,14 +173,9 @@ async fn a_dead_destination_does_not_disturb_the_other_and_reconnects_with_a_key
     );
     let server = Server::start(&[], &[]);
     let (id, whip_url, token) = server
-        .create_broadcast(&[("A", a.url("flaky")), ("B", b.url("steady"))])
+        .live_broadcast(&[("A", a.url("flaky")), ("B", b.url("steady"))])
         .await;
-    server
-        .wait_destinations(&id, &token, "live", Duration::from_secs(10))
-        .await;
-    let mut publisher = Publisher::connect(&whip_url, Some(&token), PublisherOptions::default())
-        .await
-        .expect("publish");
+    let mut publisher = connect_publisher(&whip_url, &token, PublisherOptions::default()).await;
 
     let mut sent = publisher
         .send(&media, Duration::from_secs(3))

@@ -5,12 +5,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::Server;
+use common::{Server, connect_publisher};
 use streamhard_testkit::ffprobe;
 use streamhard_testkit::fixtures::{Fixture, FixtureSpec};
 use streamhard_testkit::nginx::NginxRtmp;
 use streamhard_testkit::tls_front::TlsFront;
-use streamhard_whip_client::{Publisher, PublisherOptions};
+use streamhard_whip_client::PublisherOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishes_over_rtmps_to_a_server_signed_by_the_configured_ca() {
@@ -21,17 +21,8 @@ async fn publishes_over_rtmps_to_a_server_signed_by_the_configured_ca() {
     let nginx = NginxRtmp::start().expect("nginx");
     let front = TlsFront::start(nginx.port()).expect("tls front");
     let server = Server::start(&[], &[("SSL_CERT_FILE", front.ca_pem().as_path())]);
-    let (id, whip_url, token) = server
-        .create_broadcast(&[("secure", front.url("tls"))])
-        .await;
-    let status = server
-        .wait_destinations(&id, &token, "live", Duration::from_secs(10))
-        .await;
-    assert_eq!(status["destinations"][0]["state"], "live", "{status}");
-
-    let mut publisher = Publisher::connect(&whip_url, Some(&token), PublisherOptions::default())
-        .await
-        .expect("publish");
+    let (id, whip_url, token) = server.live_broadcast(&[("secure", front.url("tls"))]).await;
+    let mut publisher = connect_publisher(&whip_url, &token, PublisherOptions::default()).await;
     let report = publisher
         .send(&media, Duration::from_secs(4))
         .await
