@@ -58,10 +58,15 @@ struct State {
 }
 
 impl Session {
-    pub async fn run(mut self) {
+    pub async fn run(self) {
+        // Instrumented, not entered: a span entered across `.await` would label whatever else
+        // runs on this worker thread meanwhile.
         let span =
             tracing::info_span!("session", broadcast = %self.broadcast.id, session = %self.id);
-        let _enter = span.enter();
+        tracing::Instrument::instrument(self.serve(), span).await;
+    }
+
+    async fn serve(mut self) {
         let pipeline = match Pipeline::new(self.config.pipeline.clone()) {
             Ok(p) => p,
             Err(e) => {
