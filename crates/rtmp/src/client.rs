@@ -23,20 +23,16 @@ use std::collections::VecDeque;
 use streamhard_media::amf0::{self, Value};
 use streamhard_media::flv::{Tag, TagKind};
 
-use crate::chunk::{
-    ChunkDecoder, ChunkEncoder, ChunkError, MAX_MESSAGE_LEN, Message, MessageHeader,
-};
+use crate::chunk::{ChunkError, MAX_MESSAGE_LEN, Message, MessageHeader};
+use crate::connection::Connection;
 use crate::handshake::{Handshake, HandshakeError, Progress, RANDOM_LEN};
-use crate::message::{self, Control, MessageError, UserControl, csid, type_id};
+use crate::message::{Control, MessageError, UserControl, csid, type_id};
 use crate::url::RtmpUrl;
 
 /// Our chunk size: large chunks mean few chunk headers per video frame. OBS uses 4096 too.
 pub const OUTGOING_CHUNK_SIZE: u32 = 4096;
 /// Acknowledgement window assumed until the server sets one (librtmp's default).
 const DEFAULT_WINDOW: u32 = 2_500_000;
-/// The smallest window we honour: a hostile server could otherwise ask for an
-/// acknowledgement after every byte.
-const MIN_WINDOW: u32 = 4096;
 /// The Flash version string of FMLE, which platforms recognise as an encoder.
 pub const FLASH_VERSION: &str = "FMLE/3.0 (compatible; FMSc/1.0)";
 /// Status codes longer than this are not status codes.
@@ -103,19 +99,12 @@ pub struct Client {
     url: RtmpUrl,
     state: State,
     handshake: Handshake,
-    encoder: ChunkEncoder,
-    decoder: ChunkDecoder,
-    out: Vec<u8>,
+    conn: Connection,
     events: VecDeque<Event>,
     /// The message stream `createStream` gave us.
     stream_id: u32,
-    /// Acknowledge after this many bytes received (the server's Window Ack Size).
-    window: u32,
     /// The window we last announced, so Set Peer Bandwidth is answered only on a change.
     announced_window: Option<u32>,
-    received: u64,
-    acked: u64,
-    transmitted: u64,
 }
 
 impl std::fmt::Debug for Client {
@@ -137,16 +126,10 @@ impl Client {
             url,
             state: State::Handshaking,
             handshake,
-            encoder: ChunkEncoder::new(),
-            decoder: ChunkDecoder::new(),
-            out: c0c1,
+            conn: Connection::new(c0c1, DEFAULT_WINDOW),
             events: VecDeque::new(),
             stream_id: 0,
-            window: DEFAULT_WINDOW,
             announced_window: None,
-            received: 0,
-            acked: 0,
-            transmitted: 0,
         }
     }
 
@@ -160,26 +143,22 @@ impl Client {
 
     /// Bytes for the server, all that are pending; `None` when there are none.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        if self.out.is_empty() {
-            return None;
-        }
-        self.transmitted += self.out.len() as u64;
-        Some(std::mem::take(&mut self.out))
+        self.conn.poll_transmit()
     }
 
     /// Bytes produced but not yet taken by [`Self::poll_transmit`].
     pub fn pending_bytes(&self) -> usize {
-        self.out.len()
+        self.conn.pending_bytes()
     }
 
     /// Bytes handed out by [`Self::poll_transmit`] so far.
     pub fn bytes_transmitted(&self) -> u64 {
-        self.transmitted
+        self.conn.bytes_transmitted()
     }
 
     /// Bytes received from the server so far.
     pub fn bytes_received(&self) -> u64 {
-        self.received
+        self.conn.bytes_received()
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -192,7 +171,7 @@ impl Client {
         if self.state == State::Closed {
             return;
         }
-        self.received += data.len() as u64;
+        self.conn.count_received(data.len());
         if let Err(e) = self.process(data) {
             self.fail(e);
         }
@@ -219,14 +198,16 @@ impl Client {
             if payload.len() > MAX_MESSAGE_LEN {
                 return Err(ClientError::TagTooLarge(payload.len()));
             }
-            self.encoder
-                .encode(chunk_stream, header, &payload, &mut self.out);
+            self.conn
+                .encoder
+                .encode(chunk_stream, header, &payload, &mut self.conn.out);
         } else {
             if tag.body.len() > MAX_MESSAGE_LEN {
                 return Err(ClientError::TagTooLarge(tag.body.len()));
             }
-            self.encoder
-                .encode(chunk_stream, header, &tag.body, &mut self.out);
+            self.conn
+                .encoder
+                .encode(chunk_stream, header, &tag.body, &mut self.conn.out);
         }
         Ok(())
     }
@@ -269,7 +250,7 @@ impl Client {
             match self.handshake.feed(data)? {
                 Progress::NeedMore => return Ok(()),
                 Progress::Done { c2, consumed } => {
-                    self.out.extend_from_slice(&c2);
+                    self.conn.out.extend_from_slice(&c2);
                     self.state = State::Connecting;
                     self.send_connect();
                     &data[consumed..]
@@ -278,33 +259,29 @@ impl Client {
         } else {
             data
         };
-        self.decoder.push(data);
-        while let Some(message) = self.decoder.next_message()? {
+        self.conn.decoder.push(data);
+        while let Some(message) = self.conn.decoder.next_message()? {
             self.on_message(message)?;
             if self.state == State::Closed {
                 return Ok(());
             }
         }
-        if self.received - self.acked >= u64::from(self.window) {
-            self.acked = self.received;
-            // The sequence number is the byte count modulo 2^32, by definition.
-            self.control(Control::Acknowledgement(self.received as u32));
-        }
+        self.conn.acknowledge_if_due();
         Ok(())
     }
 
     fn control(&mut self, control: Control) {
-        message::write_control(&mut self.encoder, &control, &mut self.out);
+        self.conn.control(control);
     }
 
     fn command(&mut self, stream_id: u32, values: &[Value]) {
-        message::write_command(&mut self.encoder, stream_id, values, &mut self.out);
+        self.conn.command(stream_id, values);
     }
 
     fn send_connect(&mut self) {
         // Set Chunk Size goes out in the old size; everything after uses the new one.
         self.control(Control::SetChunkSize(OUTGOING_CHUNK_SIZE));
-        self.encoder.set_chunk_size(OUTGOING_CHUNK_SIZE);
+        self.conn.encoder.set_chunk_size(OUTGOING_CHUNK_SIZE);
         let tc_url = self.url.tc_url();
         let properties = Value::object([
             ("app", Value::from(self.url.app())),
@@ -317,7 +294,7 @@ impl Client {
     }
 
     fn on_message(&mut self, message: Message) -> Result<(), ClientError> {
-        if self.decoder.apply_control(&message)? {
+        if self.conn.decoder.apply_control(&message)? {
             return Ok(());
         }
         let kind = message.header.type_id;
@@ -336,7 +313,7 @@ impl Client {
 
     fn on_control(&mut self, control: Control) {
         match control {
-            Control::WindowAckSize(size) => self.window = size.max(MIN_WINDOW),
+            Control::WindowAckSize(size) => self.conn.set_window(size),
             // The spec asks the receiver to answer with its window when it changes.
             Control::SetPeerBandwidth { size, .. } if self.announced_window != Some(size) => {
                 self.announced_window = Some(size);
@@ -469,6 +446,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chunk::{ChunkDecoder, ChunkEncoder};
     use crate::handshake::PACKET_LEN;
     use bytes::Bytes;
     use streamhard_media::flv::Role;
@@ -551,7 +529,7 @@ mod tests {
         let mut out = client.poll_transmit().unwrap();
         assert_eq!(&out[..PACKET_LEN], &[9; PACKET_LEN][..], "C2 echoes S1");
         // Put the rest (Set Chunk Size, connect) back for the server to read.
-        client.out = out.split_off(PACKET_LEN);
+        client.conn.out = out.split_off(PACKET_LEN);
         (client, Server::new())
     }
 

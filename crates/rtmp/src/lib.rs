@@ -14,6 +14,7 @@
 
 pub mod chunk;
 pub mod client;
+mod connection;
 pub mod handshake;
 pub mod message;
 pub mod secret;

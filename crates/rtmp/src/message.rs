@@ -195,41 +195,6 @@ impl Control {
     }
 }
 
-/// Encodes a protocol control message on the control chunk stream (csid 2, message stream 0),
-/// where both peers send them.
-pub(crate) fn write_control(
-    encoder: &mut crate::chunk::ChunkEncoder,
-    control: &Control,
-    out: &mut Vec<u8>,
-) {
-    let header = crate::chunk::MessageHeader {
-        type_id: control.type_id(),
-        stream_id: 0,
-        timestamp: 0,
-    };
-    encoder.encode(csid::CONTROL, header, &control.encode(), out);
-}
-
-/// Encodes an AMF0 command (`connect`, `_result`, `onStatus`, …) on the command chunk stream.
-pub(crate) fn write_command(
-    encoder: &mut crate::chunk::ChunkEncoder,
-    stream_id: u32,
-    values: &[streamhard_media::amf0::Value],
-    out: &mut Vec<u8>,
-) {
-    let header = crate::chunk::MessageHeader {
-        type_id: type_id::COMMAND_AMF0,
-        stream_id,
-        timestamp: 0,
-    };
-    encoder.encode(
-        csid::COMMAND,
-        header,
-        &streamhard_media::amf0::encode_all(values),
-        out,
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

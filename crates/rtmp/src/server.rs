@@ -32,9 +32,10 @@ use bytes::Bytes;
 use streamhard_media::amf0::{self, Value};
 use streamhard_media::flv::{Role, Tag, TagKind};
 
-use crate::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, Message};
+use crate::chunk::{ChunkError, Message};
+use crate::connection::Connection;
 use crate::handshake::{HandshakeError, RANDOM_LEN, ServerHandshake, ServerProgress};
-use crate::message::{self, Control, LimitType, MessageError, UserControl, type_id};
+use crate::message::{Control, LimitType, MessageError, UserControl, type_id};
 use crate::secret::Secret;
 
 /// Our chunk size, as nginx-rtmp's default and OBS use: few chunk headers per message.
@@ -42,9 +43,6 @@ pub const OUTGOING_CHUNK_SIZE: u32 = 4096;
 /// The acknowledgement window we announce (and the bandwidth we grant): nginx-rtmp's
 /// default. We also acknowledge with it until the publisher announces its own.
 pub const ACK_WINDOW: u32 = 5_000_000;
-/// The smallest window we honour: a hostile publisher could otherwise ask for an
-/// acknowledgement after every byte.
-const MIN_WINDOW: u32 = 4096;
 /// The message stream `createStream` hands out. nginx-rtmp supports one per connection and
 /// always answers 1; publishers use whatever they are given.
 pub const STREAM_ID: u32 = 1;
@@ -127,18 +125,10 @@ pub enum SessionState {
 pub struct Session {
     state: SessionState,
     handshake: ServerHandshake,
-    encoder: ChunkEncoder,
-    decoder: ChunkDecoder,
-    out: Vec<u8>,
+    conn: Connection,
     events: VecDeque<SessionEvent>,
     /// Whether a publish ever ended with an unpublish, which makes a later EOF a clean one.
     unpublished: bool,
-    /// Acknowledge after this many bytes received: the publisher's Window Ack Size once it
-    /// sends one, ours until then.
-    window: u32,
-    received: u64,
-    acked: u64,
-    transmitted: u64,
     media_messages: u64,
 }
 
@@ -146,7 +136,7 @@ impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("state", &self.state)
-            .field("received", &self.received)
+            .field("received", &self.conn.bytes_received())
             .field("media_messages", &self.media_messages)
             .finish_non_exhaustive()
     }
@@ -159,15 +149,9 @@ impl Session {
         Self {
             state: SessionState::Handshaking,
             handshake: ServerHandshake::new(random),
-            encoder: ChunkEncoder::new(),
-            decoder: ChunkDecoder::new(),
-            out: Vec::new(),
+            conn: Connection::new(Vec::new(), ACK_WINDOW),
             events: VecDeque::new(),
             unpublished: false,
-            window: ACK_WINDOW,
-            received: 0,
-            acked: 0,
-            transmitted: 0,
             media_messages: 0,
         }
     }
@@ -182,11 +166,7 @@ impl Session {
 
     /// Bytes for the publisher, all that are pending; `None` when there are none.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        if self.out.is_empty() {
-            return None;
-        }
-        self.transmitted += self.out.len() as u64;
-        Some(std::mem::take(&mut self.out))
+        self.conn.poll_transmit()
     }
 
     pub fn poll_event(&mut self) -> Option<SessionEvent> {
@@ -195,17 +175,17 @@ impl Session {
 
     /// Bytes produced but not yet taken by [`Self::poll_transmit`].
     pub fn pending_bytes(&self) -> usize {
-        self.out.len()
+        self.conn.pending_bytes()
     }
 
     /// Bytes handed out by [`Self::poll_transmit`] so far.
     pub fn bytes_transmitted(&self) -> u64 {
-        self.transmitted
+        self.conn.bytes_transmitted()
     }
 
     /// Bytes received from the publisher so far.
     pub fn bytes_received(&self) -> u64 {
-        self.received
+        self.conn.bytes_received()
     }
 
     /// Audio, video and data tags reported so far.
@@ -219,7 +199,7 @@ impl Session {
         if self.state == SessionState::Closed {
             return;
         }
-        self.received += data.len() as u64;
+        self.conn.count_received(data.len());
         if let Err(e) = self.process(data) {
             self.fail(e);
         }
@@ -250,7 +230,7 @@ impl Session {
 
     fn process(&mut self, data: &[u8]) -> Result<(), SessionError> {
         let data = if self.state == SessionState::Handshaking {
-            match self.handshake.feed(data, &mut self.out)? {
+            match self.handshake.feed(data, &mut self.conn.out)? {
                 ServerProgress::NeedMore => return Ok(()),
                 ServerProgress::Done { consumed } => {
                     self.state = SessionState::AwaitingConnect;
@@ -261,28 +241,24 @@ impl Session {
         } else {
             data
         };
-        self.decoder.push(data);
-        while let Some(message) = self.decoder.next_message()? {
+        self.conn.decoder.push(data);
+        while let Some(message) = self.conn.decoder.next_message()? {
             self.on_message(message)?;
         }
-        if self.received - self.acked >= u64::from(self.window) {
-            self.acked = self.received;
-            // The sequence number is the byte count modulo 2^32, by definition.
-            self.control(Control::Acknowledgement(self.received as u32));
-        }
+        self.conn.acknowledge_if_due();
         Ok(())
     }
 
     fn control(&mut self, control: Control) {
-        message::write_control(&mut self.encoder, &control, &mut self.out);
+        self.conn.control(control);
     }
 
     fn command(&mut self, stream_id: u32, values: &[Value]) {
-        message::write_command(&mut self.encoder, stream_id, values, &mut self.out);
+        self.conn.command(stream_id, values);
     }
 
     fn on_message(&mut self, message: Message) -> Result<(), SessionError> {
-        if self.decoder.apply_control(&message)? {
+        if self.conn.decoder.apply_control(&message)? {
             return Ok(());
         }
         let Message { header, payload } = message;
@@ -312,7 +288,7 @@ impl Session {
 
     fn on_control(&mut self, control: Control) {
         match control {
-            Control::WindowAckSize(size) => self.window = size.max(MIN_WINDOW),
+            Control::WindowAckSize(size) => self.conn.set_window(size),
             Control::UserControl(UserControl::PingRequest(time)) => {
                 self.control(Control::UserControl(UserControl::PingResponse(time)));
             }
@@ -448,7 +424,7 @@ impl Session {
         });
         // Set Chunk Size goes out in the old size; everything after uses the new one.
         self.control(Control::SetChunkSize(OUTGOING_CHUNK_SIZE));
-        self.encoder.set_chunk_size(OUTGOING_CHUNK_SIZE);
+        self.conn.encoder.set_chunk_size(OUTGOING_CHUNK_SIZE);
         let server = Value::object([
             ("fmsVer", FMS_VERSION.into()),
             ("capabilities", CAPABILITIES.into()),
@@ -581,7 +557,7 @@ fn read_u24(b: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chunk::{MAX_INCOMING_MESSAGE, MessageHeader};
+    use crate::chunk::{ChunkDecoder, ChunkEncoder, MAX_INCOMING_MESSAGE, MessageHeader};
     use crate::handshake::{Handshake, Progress};
     use crate::message::csid;
 
