@@ -74,10 +74,12 @@ impl Routes {
     /// Routes one datagram. Never blocks: a full session queue drops the datagram, which
     /// WebRTC tolerates (NACK/PLI recover) far better than a stalled socket reader would.
     pub fn deliver(&self, datagram: Datagram) -> Result<(), Undelivered> {
-        let route = {
+        // Only the sender leaves the lock: cloning the whole route would copy the session id
+        // (a heap string) for every packet.
+        let tx = {
             let mut inner = self.lock();
             match inner.by_addr.get(&datagram.source) {
-                Some(route) => route.clone(),
+                Some(route) => route.tx.clone(),
                 None => {
                     let ufrag =
                         stun::local_ufrag(&datagram.data).ok_or(Undelivered::UnknownPeer)?;
@@ -91,11 +93,11 @@ impl Routes {
                         addrs.push(datagram.source);
                         inner.by_addr.insert(datagram.source, route.clone());
                     }
-                    route
+                    route.tx
                 }
             }
         };
-        route.tx.try_send(datagram).map_err(|e| match e {
+        tx.try_send(datagram).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => Undelivered::SessionBusy,
             mpsc::error::TrySendError::Closed(_) => Undelivered::SessionGone,
         })
