@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use streamhard_whip_client::{Publisher, PublisherOptions};
+use streamhard_testkit::fixtures::TestMedia;
+use streamhard_whip_client::{Publisher, PublisherOptions, SendReport};
 
 /// A running `streamhard serve` on free ports with its own data directory.
 pub struct Server {
@@ -243,4 +244,19 @@ pub async fn connect_publisher(
     Publisher::connect(whip_url, Some(token), options)
         .await
         .expect("WHIP publish")
+}
+
+/// Sends `media` for `duration`, lets the last frames cross the relay, then unpublishes.
+pub async fn send_then_leave(
+    mut publisher: Publisher,
+    media: &TestMedia,
+    duration: Duration,
+) -> SendReport {
+    let report = publisher.send(media, duration).await.expect("send");
+    publisher
+        .idle(Duration::from_millis(500))
+        .await
+        .expect("idle");
+    publisher.delete().await.expect("WHIP DELETE");
+    report
 }

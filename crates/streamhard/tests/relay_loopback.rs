@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, connect_publisher};
+use common::{Server, connect_publisher, send_then_leave};
 use streamhard_testkit::ffprobe::{self, Recording};
 use streamhard_testkit::fixtures::{Fixture, FixtureSpec, TestMedia};
 use streamhard_testkit::nginx::NginxRtmp;
@@ -147,16 +147,8 @@ async fn a_publisher_without_audio_still_gives_destinations_an_aac_track() {
         audio: false,
         ..Default::default()
     };
-    let mut publisher = connect_publisher(&whip_url, &token, options).await;
-    let report = publisher
-        .send(&media, Duration::from_secs(5))
-        .await
-        .expect("send");
-    publisher
-        .idle(Duration::from_millis(500))
-        .await
-        .expect("idle");
-    publisher.delete().await.expect("delete");
+    let publisher = connect_publisher(&whip_url, &token, options).await;
+    let report = send_then_leave(publisher, &media, Duration::from_secs(5)).await;
     server.stop_broadcast(&id, &token).await;
 
     let files = a.recordings("silent");

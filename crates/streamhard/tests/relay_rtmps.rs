@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, connect_publisher};
+use common::{Server, connect_publisher, send_then_leave};
 use streamhard_testkit::ffprobe;
 use streamhard_testkit::fixtures::{Fixture, FixtureSpec};
 use streamhard_testkit::nginx::NginxRtmp;
@@ -22,16 +22,8 @@ async fn publishes_over_rtmps_to_a_server_signed_by_the_configured_ca() {
     let front = TlsFront::start(nginx.port()).expect("tls front");
     let server = Server::start(&[], &[("SSL_CERT_FILE", front.ca_pem().as_path())]);
     let (id, whip_url, token) = server.live_broadcast(&[("secure", front.url("tls"))]).await;
-    let mut publisher = connect_publisher(&whip_url, &token, PublisherOptions::default()).await;
-    let report = publisher
-        .send(&media, Duration::from_secs(4))
-        .await
-        .expect("send");
-    publisher
-        .idle(Duration::from_millis(500))
-        .await
-        .expect("idle");
-    publisher.delete().await.expect("delete");
+    let publisher = connect_publisher(&whip_url, &token, PublisherOptions::default()).await;
+    let report = send_then_leave(publisher, &media, Duration::from_secs(4)).await;
     server.stop_broadcast(&id, &token).await;
 
     let files = nginx.recordings("tls");
