@@ -78,6 +78,13 @@ impl Pipeline {
         })
     }
 
+    /// SPS/PPS NAL units signalled outside the stream (the SDP's `sprop-parameter-sets`).
+    /// Used until the stream carries its own: some encoders (GStreamer, ffmpeg with
+    /// `-bsf:v dump_extra` off) send them only there, and without them no frame is decodable.
+    pub fn set_out_of_band_parameter_sets(&mut self, nal_units: &[Vec<u8>]) {
+        self.video.set_out_of_band_parameter_sets(nal_units);
+    }
+
     /// One H.264 access unit (Annex-B) with its RTP timestamp and arrival time (µs on the
     /// caller's monotonic clock). Appends the resulting tags to `out`.
     pub fn push_video(&mut self, rtp: u32, arrival_us: u64, annexb: &[u8], out: &mut Vec<Tag>) {

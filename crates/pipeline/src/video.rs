@@ -14,6 +14,10 @@ pub struct VideoPath {
     aac_bitrate: u32,
     has_config: bool,
     last_timestamp: Option<u32>,
+    /// Annex-B SPS/PPS from the signalling, put before access units until a config exists.
+    out_of_band: Vec<u8>,
+    /// Reused buffer for an access unit with `out_of_band` in front.
+    joined: Vec<u8>,
 }
 
 impl VideoPath {
@@ -25,6 +29,16 @@ impl VideoPath {
             aac_bitrate,
             has_config: false,
             last_timestamp: None,
+            out_of_band: Vec::new(),
+            joined: Vec::new(),
+        }
+    }
+
+    pub fn set_out_of_band_parameter_sets(&mut self, nal_units: &[Vec<u8>]) {
+        self.out_of_band.clear();
+        for nal in nal_units {
+            self.out_of_band.extend_from_slice(&[0, 0, 0, 1]);
+            self.out_of_band.extend_from_slice(nal);
         }
     }
 
@@ -36,6 +50,16 @@ impl VideoPath {
         let ts = self
             .last_timestamp
             .map_or(flv_time(ts_ms), |last| flv_time(ts_ms).max(last));
+        // Until a config exists, the signalled parameter sets go first; in-band ones in the
+        // access unit come after them and so win.
+        let annexb = if !self.has_config && !self.out_of_band.is_empty() {
+            self.joined.clear();
+            self.joined.extend_from_slice(&self.out_of_band);
+            self.joined.extend_from_slice(annexb);
+            self.joined.as_slice()
+        } else {
+            annexb
+        };
         let converted = match self.converter.convert(annexb) {
             Ok(c) => c,
             Err(e) => {

@@ -77,6 +77,7 @@ fn binding_request(local_ufrag: &str) -> Vec<u8> {
 fn datagram(source: SocketAddr, data: Vec<u8>) -> Datagram {
     Datagram {
         source,
+        local: None,
         received: Instant::now(),
         data,
     }

@@ -21,6 +21,8 @@ use crate::ids::{BroadcastId, DestinationId, SessionId};
 pub(crate) struct IngestSlot {
     pub session: SessionId,
     pub cancel: CancellationToken,
+    /// Reaches the session's task (WHIP PATCH).
+    pub control: tokio::sync::mpsc::Sender<crate::ingest::Patch>,
 }
 
 /// What the API shows about the publisher's stream.
@@ -182,6 +184,17 @@ impl Broadcast {
             *slot = None;
             *lock(&self.ingest_info) = IngestInfo::default();
         }
+    }
+
+    /// The control channel of `session`, if it is the one feeding this broadcast.
+    pub(crate) fn session_control(
+        &self,
+        session: &SessionId,
+    ) -> Option<tokio::sync::mpsc::Sender<crate::ingest::Patch>> {
+        lock(&self.ingest)
+            .as_ref()
+            .filter(|s| &s.session == session)
+            .map(|s| s.control.clone())
     }
 
     /// Ends `session` if it feeds this broadcast. Returns whether it did.

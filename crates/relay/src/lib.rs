@@ -18,7 +18,10 @@ use tokio_util::sync::CancellationToken;
 pub use broadcast::{Broadcast, BroadcastStatus, IngestInfo};
 pub use destination::{DestinationSettings, DestinationState, DestinationStatus, is_public};
 pub use ids::{BroadcastId, DestinationId, SessionId};
-pub use ingest::{IngestConfig, IngestError, OfferError};
+pub use ingest::{
+    Accepted, CandidatePolicy, IfMatch, IngestConfig, IngestError, MAX_SDPFRAG_BYTES, OfferError,
+    PatchError, PatchOutcome, SdpFrag,
+};
 
 #[derive(Clone, Debug)]
 pub struct RelayConfig {
@@ -47,9 +50,14 @@ impl Relay {
         }))
     }
 
-    /// The advertised UDP address of the ingest port.
+    /// The address the ingest UDP socket is bound to.
     pub fn udp_addr(&self) -> std::net::SocketAddr {
         self.ingest.local_addr()
+    }
+
+    /// The ICE candidates a session started now would advertise.
+    pub fn candidates(&self) -> Vec<std::net::SocketAddr> {
+        self.ingest.candidates()
     }
 
     pub fn ingest_counters(&self) -> &ingest::IngestCounters {
@@ -80,8 +88,34 @@ impl Relay {
         &self,
         broadcast: &Arc<Broadcast>,
         offer: &str,
-    ) -> Result<(SessionId, String), IngestError> {
+    ) -> Result<Accepted, IngestError> {
         self.ingest.accept(broadcast, offer)
+    }
+
+    /// Applies a WHIP PATCH (trickle ICE or ICE restart) to `session` of `broadcast`.
+    pub async fn patch_session(
+        &self,
+        broadcast: &Broadcast,
+        session: &SessionId,
+        if_match: IfMatch,
+        frag: SdpFrag,
+    ) -> Result<PatchOutcome, PatchError> {
+        let control = broadcast.session_control(session).ok_or(PatchError::Gone)?;
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        control
+            .send(ingest::Patch {
+                if_match,
+                frag,
+                reply,
+            })
+            .await
+            .map_err(|_| PatchError::Gone)?;
+        // The session answers within one turn of its loop; a session that ends meanwhile
+        // drops the reply.
+        tokio::time::timeout(std::time::Duration::from_secs(5), outcome)
+            .await
+            .map_err(|_| PatchError::Gone)?
+            .map_err(|_| PatchError::Gone)?
     }
 
     /// Stops a broadcast: ends its session and unpublishes every destination.

@@ -127,11 +127,29 @@ pub struct ServeArgs {
     #[arg(long, env = "STREAMHARD_UDP_PORT", default_value_t = 8189)]
     pub udp_port: u16,
 
-    /// Address advertised in ICE candidates: the public IP when behind NAT or in a container.
-    /// Defaults to the --listen address, or to this host's primary address when listening on
-    /// all interfaces.
-    #[arg(long, env = "STREAMHARD_PUBLIC_IP")]
-    pub public_ip: Option<IpAddr>,
+    /// An address to advertise as an ICE candidate besides this host's interface addresses:
+    /// the public IP behind NAT, or the host's address for a container. Repeatable (IPv4 and
+    /// IPv6); the environment variable takes a comma-separated list.
+    #[arg(
+        long = "public-ip",
+        env = "STREAMHARD_PUBLIC_IP",
+        value_delimiter = ','
+    )]
+    pub public_ips: Vec<IpAddr>,
+
+    /// Advertise only the addresses of these interfaces (comma-separated names, e.g.
+    /// eth0,wlan0). Default: every interface that is up, loopback included.
+    #[arg(long, env = "STREAMHARD_ICE_INTERFACES", value_delimiter = ',')]
+    pub ice_interfaces: Vec<String>,
+
+    /// Advertise no interface address at all, only the --public-ip ones (a container whose
+    /// own addresses no publisher can reach).
+    #[arg(
+        long,
+        env = "STREAMHARD_NO_INTERFACE_CANDIDATES",
+        requires = "public_ips"
+    )]
+    pub no_interface_candidates: bool,
 
     /// Base URL that clients reach this server at, used in the whip_url handed out
     /// (e.g. https://live.example.com behind a TLS proxy). Defaults to the request's Host.
@@ -236,24 +254,20 @@ impl ServeArgs {
         Duration::from_secs_f64(self.keyframe_interval)
     }
 
-    /// The address to advertise in ICE candidates.
-    pub fn advertised_ip(&self) -> IpAddr {
-        if let Some(ip) = self.public_ip {
-            return ip;
+    /// Which addresses WebRTC sessions advertise as ICE candidates.
+    pub fn candidate_policy(&self) -> streamhard_relay::CandidatePolicy {
+        streamhard_relay::CandidatePolicy {
+            interfaces: !self.no_interface_candidates,
+            only: self.ice_interfaces.clone(),
+            public_ips: self.public_ips.clone(),
         }
-        if !self.listen.ip().is_unspecified() {
-            return self.listen.ip();
-        }
-        primary_ip().unwrap_or(IpAddr::from([127, 0, 0, 1]))
     }
-}
 
-/// The address the kernel would use to reach the internet. `connect` on UDP sends nothing;
-/// it only selects a route and a source address.
-fn primary_ip() -> Option<IpAddr> {
-    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
-    socket.connect("192.0.2.1:9").ok()?;
-    socket.local_addr().ok().map(|a| a.ip())
+    /// The ingest socket: every address, dual-stack (it falls back to IPv4 alone on hosts
+    /// without IPv6). Candidates say which of its addresses publishers are told about.
+    pub fn udp_bind(&self) -> std::net::SocketAddr {
+        (std::net::Ipv6Addr::UNSPECIFIED, self.udp_port).into()
+    }
 }
 
 #[cfg(test)]
@@ -273,12 +287,15 @@ mod tests {
         assert!(!args.disable_signup && !args.cookie_secure());
         assert_eq!(args.udp_port, 8189);
         assert!(!args.allow_private_destinations);
-        assert_eq!(args.advertised_ip(), "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            args.candidate_policy(),
+            streamhard_relay::CandidatePolicy::all_interfaces()
+        );
         assert_eq!(args.keyframe_interval(), Duration::from_secs(2));
     }
 
     #[test]
-    fn public_ip_overrides_the_advertised_address() {
+    fn public_ips_are_repeatable_and_add_to_the_interface_candidates() {
         let cli = Cli::try_parse_from([
             "streamhard",
             "serve",
@@ -286,15 +303,45 @@ mod tests {
             "0.0.0.0:80",
             "--public-ip",
             "203.0.113.7",
+            "--public-ip",
+            "2001:db8::7",
+            "--ice-interfaces",
+            "eth0,wlan0",
         ])
         .unwrap();
         let Command::Serve(args) = cli.command else {
             panic!("serve")
         };
+        let policy = args.candidate_policy();
+        assert!(policy.interfaces);
+        assert_eq!(policy.only, ["eth0", "wlan0"]);
         assert_eq!(
-            args.advertised_ip(),
-            "203.0.113.7".parse::<IpAddr>().unwrap()
+            policy.public_ips,
+            [
+                "203.0.113.7".parse::<IpAddr>().unwrap(),
+                "2001:db8::7".parse::<IpAddr>().unwrap()
+            ]
         );
+    }
+
+    #[test]
+    fn interface_candidates_can_be_turned_off_only_with_a_public_ip() {
+        assert!(
+            Cli::try_parse_from(["streamhard", "serve", "--no-interface-candidates"]).is_err(),
+            "nothing would be advertised"
+        );
+        let cli = Cli::try_parse_from([
+            "streamhard",
+            "serve",
+            "--no-interface-candidates",
+            "--public-ip",
+            "203.0.113.7",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        assert!(!args.candidate_policy().interfaces);
     }
 
     #[test]

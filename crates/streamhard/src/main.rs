@@ -74,8 +74,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let relay = Relay::start(RelayConfig {
         ingest: IngestConfig {
-            udp_bind: (std::net::Ipv4Addr::UNSPECIFIED, args.udp_port).into(),
-            advertised_ip: args.advertised_ip(),
+            udp_bind: args.udp_bind(),
+            candidates: args.candidate_policy(),
             keyframe_interval: args.keyframe_interval(),
             start_bitrate_kbps: args.start_bitrate_kbps,
             pipeline: streamhard_pipeline::PipelineSettings {

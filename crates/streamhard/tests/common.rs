@@ -34,12 +34,17 @@ pub struct Stopped {
 impl Server {
     /// Starts the server; `env` adds variables (e.g. SSL_CERT_FILE) and `args` flags.
     pub fn start(args: &[&str], env: &[(&str, &Path)]) -> Server {
+        Self::start_on("127.0.0.1:0", args, env)
+    }
+
+    /// Starts the server with `--listen listen` (e.g. `0.0.0.0:0` for the LAN).
+    pub fn start_on(listen: &str, args: &[&str], env: &[(&str, &Path)]) -> Server {
         let data = tempfile::tempdir().expect("data dir");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_streamhard"));
         cmd.args([
             "serve",
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--udp-port",
             "0",
             "--allow-private-destinations",
@@ -77,6 +82,10 @@ impl Server {
             .find_map(|w| w.strip_prefix("http="))
             .unwrap_or_else(|| panic!("no ready line, got {line:?}; log: {}", log.lock().unwrap()))
             .to_owned();
+        // A wildcard listen address is reachable on loopback, as a browser on this host would.
+        let http = http
+            .replace("0.0.0.0:", "127.0.0.1:")
+            .replace("[::]:", "[::1]:");
         Server {
             child,
             http: format!("http://{http}"),

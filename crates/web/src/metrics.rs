@@ -25,6 +25,11 @@ struct StateLabel {
     state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let mut registry = Registry::with_prefix("streamhard");
 
@@ -90,6 +95,17 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         counter.inc_by(value.load(Ordering::Relaxed));
         registry.register(name, help, counter);
     }
+
+    // Every reason from the start (zeros included), so alerts and dashboards need no guessing.
+    let refused = Family::<ReasonLabel, Counter<u64>>::default();
+    for (reason, n) in counters.offers_refused() {
+        refused.get_or_create(&ReasonLabel { reason }).inc_by(n);
+    }
+    registry.register(
+        "whip_offers_refused",
+        "WHIP offers refused because they cannot be relayed, by reason",
+        refused,
+    );
 
     registry.register_with_unit(
         "relay_latency",

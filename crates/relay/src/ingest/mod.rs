@@ -4,9 +4,12 @@
 //! session in O(1) ([`routes`]); each session runs in its own task ([`session`]) so sessions
 //! spread over the runtime's worker threads. Sessions send on the shared socket directly.
 
+mod candidates;
 mod routes;
 mod sdp;
+mod sdpfrag;
 mod session;
+mod socket;
 mod stun;
 
 use std::net::SocketAddr;
@@ -15,14 +18,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
+use str0m::media::MediaKind;
 use str0m::{Candidate, IceCreds, Rtc, RtcConfig};
 use streamhard_pipeline::PipelineSettings;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+pub use candidates::{CandidatePolicy, HostAddress, gather};
 pub use sdp::OfferError;
+pub use sdpfrag::{IfMatch, MAX_SDPFRAG_BYTES, PatchError, PatchOutcome, SdpFrag};
+pub(crate) use session::Patch;
 
 /// Not an API: datagram routing, reachable from outside the crate only so that
 /// `benches/route_datagram.rs` can time it without a socket. The modules stay private.
@@ -35,6 +41,8 @@ pub mod bench_support {
 use crate::broadcast::{Broadcast, IngestSlot};
 use crate::ids::SessionId;
 use routes::{Datagram, Routes, Undelivered};
+use sdp::{NegotiatedMedia, OfferPlan};
+use socket::{IngestSocket, RECEIVE_BUFFER, RecvBatch};
 
 /// Datagrams queued per session before the reader drops them (about 1 s of a 2.5 Mbps stream).
 const SESSION_QUEUE: usize = 512;
@@ -43,14 +51,16 @@ const MAX_DATAGRAM: usize = 2048;
 /// RTP packets buffered for reordering before str0m gives up on a gap. A 720p keyframe from
 /// a browser spans ~60 packets; 1080p ones more. It must hold the largest keyframe.
 const VIDEO_REORDERING_PACKETS: usize = 256;
+/// Control messages (PATCH) queued per session.
+const CONTROL_QUEUE: usize = 8;
 
 /// Settings for the ingest side, fixed at start.
 #[derive(Clone, Debug)]
 pub struct IngestConfig {
-    /// Address the UDP socket binds.
+    /// Address the UDP socket binds (`[::]` binds dual-stack, falling back to `0.0.0.0`).
     pub udp_bind: SocketAddr,
-    /// Address advertised in our ICE candidate (the public IP behind NAT or in a container).
-    pub advertised_ip: std::net::IpAddr,
+    /// Which addresses to advertise as ICE candidates.
+    pub candidates: CandidatePolicy,
     /// Every destination must see a keyframe at least this often.
     pub keyframe_interval: Duration,
     /// Sent as x-google-start-bitrate so the browser starts at a usable quality.
@@ -64,6 +74,27 @@ pub struct IngestCounters {
     pub datagrams: AtomicU64,
     pub unknown_peer: AtomicU64,
     pub session_busy: AtomicU64,
+    /// Offers refused, by [`OfferError::reason`] (same order as [`OfferError::REASONS`]).
+    offers_refused: [AtomicU64; OfferError::REASONS.len()],
+}
+
+impl IngestCounters {
+    /// `(reason, count)` for every reason an offer can be refused, zeros included.
+    pub fn offers_refused(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        OfferError::REASONS
+            .iter()
+            .zip(&self.offers_refused)
+            .map(|(reason, n)| (*reason, n.load(Ordering::Relaxed)))
+    }
+
+    fn refused(&self, error: &OfferError) {
+        if let Some(i) = OfferError::REASONS
+            .iter()
+            .position(|r| *r == error.reason())
+        {
+            self.offers_refused[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,26 +103,34 @@ pub enum IngestError {
     Offer(#[from] OfferError),
     #[error("the offer could not be negotiated: {0}")]
     Negotiation(String),
-    #[error("the server cannot advertise its address: {0}")]
+    #[error("the server has no address to advertise: {0}")]
     Candidate(String),
+}
+
+/// What a new session hands back to the WHIP handler.
+#[derive(Debug)]
+pub struct Accepted {
+    pub session: SessionId,
+    pub answer: String,
+    /// The session's ICE entity tag (changes with every ICE restart).
+    pub etag: String,
 }
 
 pub struct Ingest {
     config: Arc<IngestConfig>,
-    socket: Arc<UdpSocket>,
-    local: SocketAddr,
+    socket: Arc<IngestSocket>,
+    bound: SocketAddr,
     routes: Arc<Routes>,
     pub counters: Arc<IngestCounters>,
 }
 
 impl Ingest {
-    /// Binds the UDP port and starts the reader task.
+    /// Binds the UDP port, logs the candidates it will advertise, and starts the reader task.
     pub async fn start(config: IngestConfig, shutdown: CancellationToken) -> std::io::Result<Self> {
-        let (socket, receive_buffer) = bind_udp(config.udp_bind)?;
+        let (socket, receive_buffer) = IngestSocket::bind(config.udp_bind)?;
         let socket = Arc::new(socket);
         let bound = socket.local_addr()?;
-        let local = SocketAddr::new(config.advertised_ip, bound.port());
-        info!(udp = %bound, advertised = %local, receive_buffer, "webrtc ingest listening");
+        info!(udp = %bound, receive_buffer, "webrtc ingest listening");
         if receive_buffer < RECEIVE_BUFFER / 2 {
             warn!(
                 receive_buffer,
@@ -100,26 +139,45 @@ impl Ingest {
                  dropped; raise net.core.rmem_max"
             );
         }
-        let routes = Arc::new(Routes::default());
-        let counters = Arc::new(IngestCounters::default());
+        let ingest = Self {
+            config: Arc::new(config),
+            socket: Arc::clone(&socket),
+            bound,
+            routes: Arc::new(Routes::default()),
+            counters: Arc::new(IngestCounters::default()),
+        };
+        let advertised = ingest.candidates();
+        if advertised.is_empty() {
+            warn!("no ICE candidate to advertise: no interface is up and no --public-ip is set");
+        } else {
+            let list: Vec<String> = advertised.iter().map(ToString::to_string).collect();
+            info!(candidates = %list.join(" "), "advertising these ICE candidates (gathered again for every session)");
+        }
         tokio::spawn(read_loop(
-            Arc::clone(&socket),
-            Arc::clone(&routes),
-            Arc::clone(&counters),
+            socket,
+            Arc::clone(&ingest.routes),
+            Arc::clone(&ingest.counters),
             shutdown,
         ));
-        Ok(Self {
-            config: Arc::new(config),
-            socket,
-            local,
-            routes,
-            counters,
-        })
+        Ok(ingest)
     }
 
-    /// The UDP address sessions advertise (its port is the real bound port, also when 0 was asked).
+    /// The address the UDP socket is bound to (its port is the real one, also when 0 was asked).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local
+        self.bound
+    }
+
+    /// The host candidates a session started now advertises.
+    pub fn candidates(&self) -> Vec<SocketAddr> {
+        let host = if self.config.candidates.interfaces {
+            candidates::system_interfaces().unwrap_or_else(|e| {
+                warn!(error = %e, "cannot list network interfaces; advertising --public-ip only");
+                Vec::new()
+            })
+        } else {
+            Vec::new()
+        };
+        gather(self.bound, &host, &self.config.candidates)
     }
 
     pub fn sessions(&self) -> usize {
@@ -129,14 +187,66 @@ impl Ingest {
     /// Accepts a WHIP offer for `broadcast`: negotiates, registers the session for routing
     /// BEFORE the answer is returned, starts it, and makes it the broadcast's session
     /// (replacing and ending any previous one).
-    pub fn accept(
-        &self,
-        broadcast: &Arc<Broadcast>,
-        offer: &str,
-    ) -> Result<(SessionId, String), IngestError> {
-        sdp::check_offer(offer)?;
-        let offer =
-            SdpOffer::from_sdp_string(offer).map_err(|e| OfferError::Malformed(e.to_string()))?;
+    pub fn accept(&self, broadcast: &Arc<Broadcast>, offer: &str) -> Result<Accepted, IngestError> {
+        let result = self.negotiate(offer);
+        if let Err(IngestError::Offer(e)) = &result {
+            self.counters.refused(e);
+        }
+        let negotiated = result?;
+        let Negotiated {
+            rtc,
+            ufrag,
+            answer,
+            video_mid,
+            first_mid,
+            remote_ufrag,
+            sprop,
+            candidates,
+        } = negotiated;
+
+        let id = SessionId::random();
+        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+        let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
+        self.routes.register(ufrag.clone(), id.clone(), tx.clone());
+        let cancel = CancellationToken::new();
+        broadcast.replace_ingest(IngestSlot {
+            session: id.clone(),
+            cancel: cancel.clone(),
+            control: control_tx,
+        });
+        debug!(session = %id, candidates = ?candidates, "new session");
+        let session = session::Session {
+            id: id.clone(),
+            rtc,
+            config: Arc::clone(&self.config),
+            broadcast: Arc::clone(broadcast),
+            socket: Arc::clone(&self.socket),
+            candidates,
+            port: self.bound.port(),
+            rx,
+            tx,
+            control: control_rx,
+            offer: offer.to_owned(),
+            ufrag: ufrag.clone(),
+            remote_ufrag,
+            first_mid,
+            video_mid,
+            sprop,
+            routes: Arc::clone(&self.routes),
+            cancel,
+        };
+        tokio::spawn(session.run());
+        Ok(Accepted {
+            session: id,
+            answer,
+            etag: etag_of(&ufrag),
+        })
+    }
+
+    fn negotiate(&self, offer_text: &str) -> Result<Negotiated, IngestError> {
+        let offer = SdpOffer::from_sdp_string(offer_text)
+            .map_err(|e| OfferError::Malformed(e.to_string()))?;
+        let plan = OfferPlan::read(&offer, offer_text);
 
         let creds = IceCreds::new();
         let ufrag = creds.ufrag.clone();
@@ -157,107 +267,144 @@ impl Ingest {
         ] {
             rtc_config = rtc_config.set_extension(id, ext);
         }
-        // H.264 only, packetization-mode 1 first (fragmented units; what browsers prefer),
-        // mode 0 as a fallback. Constrained baseline, baseline, main, high.
+        // Exactly the H.264 formats the publisher offered that we can relay, with its own
+        // payload types and profile-level-id: the answer then never forces a profile on it.
         let codecs = rtc_config.codec_config();
-        for (pt, rtx, mode1, profile) in [
-            (102, 103, true, 0x42e01f),
-            (104, 105, true, 0x42001f),
-            (106, 107, true, 0x4d001f),
-            (108, 109, true, 0x64001f),
-            (110, 111, false, 0x42e01f),
-            (112, 113, false, 0x42001f),
-        ] {
-            codecs.add_h264(pt.into(), Some(rtx.into()), mode1, profile);
+        for format in &plan.h264 {
+            codecs.add_h264(
+                format.pt,
+                format.rtx,
+                format.packetization_mode_1,
+                format.profile_level_id,
+            );
         }
         let mut rtc: Rtc = rtc_config.build(Instant::now());
-        let candidate = Candidate::host(self.local, "udp")
-            .map_err(|e| IngestError::Candidate(e.to_string()))?;
-        rtc.add_local_candidate(candidate);
+        let candidates = self.candidates();
+        if candidates.is_empty() {
+            return Err(IngestError::Candidate(
+                "no network interface is up and no --public-ip is set".into(),
+            ));
+        }
+        for addr in &candidates {
+            match Candidate::host(*addr, "udp") {
+                Ok(c) => {
+                    rtc.add_local_candidate(c);
+                }
+                Err(e) => debug!(%addr, error = %e, "not a usable candidate"),
+            }
+        }
+        // str0m consumes the offer it negotiates; `offer` (the same text, parsed once more)
+        // stays to name the sections it opened.
+        let negotiated = SdpOffer::from_sdp_string(offer_text)
+            .map_err(|e| OfferError::Malformed(e.to_string()))?;
         let answer = rtc
             .sdp_api()
-            .accept_offer(offer)
+            .accept_offer(negotiated)
             .map_err(|e| IngestError::Negotiation(e.to_string()))?;
-        let answer =
-            sdp::add_start_bitrate(&answer.to_sdp_string(), self.config.start_bitrate_kbps);
 
-        let id = SessionId::random();
-        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
-        self.routes.register(ufrag, id.clone(), tx);
-        let cancel = CancellationToken::new();
-        broadcast.replace_ingest(IngestSlot {
-            session: id.clone(),
-            cancel: cancel.clone(),
-        });
-        let session = session::Session {
-            id: id.clone(),
+        // What str0m opened from the offer, after its reading of BUNDLE and bundle-only:
+        // sections it rejected (port 0 outside the BUNDLE group) are stopped.
+        let media: Vec<NegotiatedMedia> = offer
+            .media_lines
+            .iter()
+            .filter(|line| line.typ.is_media())
+            // `mid()` cannot panic here: str0m refuses offers with a section without a=mid.
+            .filter_map(|line| {
+                let mid = line.mid();
+                let m = rtc.media(mid).filter(|m| !m.stopped())?;
+                Some(NegotiatedMedia {
+                    mid,
+                    kind: m.kind(),
+                    direction: m.direction(),
+                    pts: m.remote_pts().to_vec(),
+                })
+            })
+            .collect();
+        let video_mid = sdp::check_negotiated(&plan, &media)?;
+        let first_mid = media.first().map_or(video_mid, |m| m.mid);
+        let video_pts: Vec<_> = media
+            .iter()
+            .filter(|m| m.kind == MediaKind::Video)
+            .flat_map(|m| m.pts.iter().copied())
+            .collect();
+        let sprop = video_pts
+            .iter()
+            .find_map(|pt| plan.sprop_for(*pt))
+            .map(<[Vec<u8>]>::to_vec)
+            .unwrap_or_default();
+        let answer = sdp::add_start_bitrate(
+            &answer.to_sdp_string(),
+            &video_pts,
+            self.config.start_bitrate_kbps,
+        );
+        Ok(Negotiated {
             rtc,
-            config: Arc::clone(&self.config),
-            broadcast: Arc::clone(broadcast),
-            socket: Arc::clone(&self.socket),
-            local: self.local,
-            rx,
-            routes: Arc::clone(&self.routes),
-            cancel,
-        };
-        tokio::spawn(session.run());
-        Ok((id, answer))
+            ufrag,
+            answer,
+            video_mid,
+            first_mid,
+            remote_ufrag: plan.remote_ufrag,
+            sprop,
+            candidates,
+        })
     }
 }
 
+/// A negotiated session, not yet started.
+struct Negotiated {
+    rtc: Rtc,
+    ufrag: String,
+    answer: String,
+    video_mid: str0m::media::Mid,
+    first_mid: str0m::media::Mid,
+    remote_ufrag: Option<String>,
+    sprop: Vec<Vec<u8>>,
+    candidates: Vec<SocketAddr>,
+}
+
+/// The entity tag of an ICE session: its local ufrag, which every ICE restart replaces.
+fn etag_of(ufrag: &str) -> String {
+    format!("\"{ufrag}\"")
+}
+
 async fn read_loop(
-    socket: Arc<UdpSocket>,
+    socket: Arc<IngestSocket>,
     routes: Arc<Routes>,
     counters: Arc<IngestCounters>,
     shutdown: CancellationToken,
 ) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut batch = RecvBatch::new();
     loop {
-        let (len, source) = tokio::select! {
+        tokio::select! {
             _ = shutdown.cancelled() => return,
-            r = socket.recv_from(&mut buf) => match r {
-                Ok(r) => r,
-                Err(e) => {
-                    // ICMP port-unreachable from a vanished peer surfaces here on Linux; keep going.
-                    debug!(error = %e, "udp receive error");
-                    continue;
-                }
+            r = socket.recv(&mut batch) => if let Err(e) = r {
+                // ICMP port-unreachable from a vanished peer surfaces here on Linux; keep going.
+                debug!(error = %e, "udp receive error");
+                continue;
             },
-        };
-        counters.datagrams.fetch_add(1, Ordering::Relaxed);
-        let datagram = Datagram {
-            source,
-            received: Instant::now(),
-            data: buf[..len].to_vec(),
-        };
-        match routes.deliver(datagram) {
-            Ok(()) => {}
-            Err(Undelivered::UnknownPeer | Undelivered::SessionGone) => {
+        }
+        let received = Instant::now();
+        for (from, data) in batch.datagrams() {
+            counters.datagrams.fetch_add(1, Ordering::Relaxed);
+            if data.len() > MAX_DATAGRAM {
                 counters.unknown_peer.fetch_add(1, Ordering::Relaxed);
+                continue;
             }
-            Err(Undelivered::SessionBusy) => {
-                counters.session_busy.fetch_add(1, Ordering::Relaxed);
+            let datagram = Datagram {
+                source: from.source,
+                local: from.local,
+                received,
+                data: data.to_vec(),
+            };
+            match routes.deliver(datagram) {
+                Ok(()) => {}
+                Err(Undelivered::UnknownPeer | Undelivered::SessionGone) => {
+                    counters.unknown_peer.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(Undelivered::SessionBusy) => {
+                    counters.session_busy.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     }
-}
-
-/// Receive buffer asked for the shared UDP port. Every publisher's packets queue in this one
-/// buffer while the reader task waits for a CPU: Linux's default (208 KiB) holds ~170 full
-/// datagrams, about 6 ms of 100 streams at 2.5 Mbit/s, and the kernel silently drops the rest
-/// (`RcvbufErrors` in /proc/net/snmp). 8 MiB holds a quarter of a second of that load. Linux
-/// caps it at `net.core.rmem_max` (4 MiB on Debian 12 by default, which still helps).
-const RECEIVE_BUFFER: usize = 8 * 1024 * 1024;
-
-/// Binds the ingest socket with a large receive buffer; returns it and the size granted
-/// (Linux reports double what it books, for its own bookkeeping).
-fn bind_udp(addr: SocketAddr) -> std::io::Result<(UdpSocket, usize)> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    // Best effort: a smaller buffer still works, and the warning above says what to do.
-    let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
-    let granted = socket.recv_buffer_size().unwrap_or(0) / 2;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    Ok((UdpSocket::from_std(socket.into())?, granted))
 }

@@ -20,6 +20,8 @@ use super::stun;
 #[derive(Debug)]
 pub struct Datagram {
     pub source: SocketAddr,
+    /// The local address it was sent to (None where the platform cannot tell).
+    pub local: Option<std::net::IpAddr>,
     pub received: Instant,
     pub data: Vec<u8>,
 }
@@ -136,6 +138,7 @@ mod tests {
     fn datagram(source: &str, data: Vec<u8>) -> Datagram {
         Datagram {
             source: source.parse().unwrap(),
+            local: None,
             received: Instant::now(),
             data,
         }

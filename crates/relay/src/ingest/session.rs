@@ -5,27 +5,41 @@
 //! drained after every input (as str0m requires), and the pipeline's FLV tags go straight to
 //! the broadcast's destination queues.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
+use str0m::change::SdpOffer;
+use str0m::media::{KeyframeRequestKind, Mid};
 use str0m::net::{Protocol, Receive};
-use str0m::{Event, IceConnectionState, Input, Output, Rtc};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use streamhard_media::flv::{Role, Tag, TagKind};
 use streamhard_pipeline::{Pipeline, Track};
-use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::IngestConfig;
+use super::candidates::candidate_for;
 use super::routes::{Datagram, Routes};
+use super::sdpfrag::{self, IfMatch, PatchError, PatchOutcome, SdpFrag};
+use super::socket::IngestSocket;
+use super::{IngestConfig, etag_of};
 use crate::broadcast::{Broadcast, IngestInfo};
 use crate::ids::SessionId;
 
 /// How often the session looks at its keyframe clock and refreshes the broadcast's ingest info.
 const TICK: Duration = Duration::from_millis(100);
+/// Peers whose arrival address a session remembers (routes pin at most 8 per session).
+const MAX_PEERS: usize = 16;
+
+/// A WHIP `PATCH` handed to the session's task, which alone owns the `Rtc`.
+#[derive(Debug)]
+pub(crate) struct Patch {
+    pub if_match: IfMatch,
+    pub frag: SdpFrag,
+    pub reply: oneshot::Sender<Result<PatchOutcome, PatchError>>,
+}
+
 /// A PLI that produced no keyframe within this time is repeated as a FIR.
 const PLI_PATIENCE: Duration = Duration::from_millis(800);
 /// The browser needs roughly an RTT plus an encode to answer a request: ask this much early.
@@ -36,12 +50,44 @@ pub(crate) struct Session {
     pub rtc: Rtc,
     pub config: Arc<IngestConfig>,
     pub broadcast: Arc<Broadcast>,
-    pub socket: Arc<UdpSocket>,
-    /// The address we advertised as our candidate; str0m matches datagrams against it.
-    pub local: SocketAddr,
+    pub socket: Arc<IngestSocket>,
+    /// The host candidates we advertised; str0m matches each datagram to one of them.
+    pub candidates: Vec<SocketAddr>,
+    pub port: u16,
     pub rx: mpsc::Receiver<Datagram>,
+    /// Our own route's sender, registered again under the new ufrag of an ICE restart.
+    pub tx: mpsc::Sender<Datagram>,
+    pub control: mpsc::Receiver<Patch>,
+    /// The publisher's offer as it now stands (an ICE restart renegotiates it).
+    pub offer: String,
+    /// Our current ICE ufrag (the session's entity tag).
+    pub ufrag: String,
+    pub remote_ufrag: Option<String>,
+    /// The first media section of the BUNDLE group (ICE restart answers name it).
+    pub first_mid: Mid,
+    pub video_mid: Mid,
+    /// SPS/PPS from the offer's `sprop-parameter-sets`, for publishers that send none in-band.
+    pub sprop: Vec<Vec<u8>>,
     pub routes: Arc<Routes>,
     pub cancel: CancellationToken,
+}
+
+/// Where each peer's datagrams arrived, so replies leave from that same address.
+#[derive(Debug, Default)]
+struct Arrivals(Vec<(SocketAddr, IpAddr)>);
+
+impl Arrivals {
+    fn saw(&mut self, peer: SocketAddr, local: IpAddr) {
+        if let Some(entry) = self.0.iter_mut().find(|(p, _)| *p == peer) {
+            entry.1 = local;
+        } else if self.0.len() < MAX_PEERS {
+            self.0.push((peer, local));
+        }
+    }
+
+    fn local_for(&self, peer: SocketAddr) -> Option<IpAddr> {
+        self.0.iter().find(|(p, _)| *p == peer).map(|(_, l)| *l)
+    }
 }
 
 struct State {
@@ -55,6 +101,7 @@ struct State {
     bytes_in: u64,
     bitrate_window: (Instant, u64),
     bitrate_bps: u64,
+    arrivals: Arrivals,
 }
 
 impl Session {
@@ -68,7 +115,10 @@ impl Session {
 
     async fn serve(mut self) {
         let pipeline = match Pipeline::new(self.config.pipeline.clone()) {
-            Ok(p) => p,
+            Ok(mut p) => {
+                p.set_out_of_band_parameter_sets(&self.sprop);
+                p
+            }
             Err(e) => {
                 warn!(error = %e, "cannot start the pipeline");
                 self.finish();
@@ -78,7 +128,7 @@ impl Session {
         let now = Instant::now();
         let mut state = State {
             pipeline,
-            video_mid: None,
+            video_mid: Some(self.video_mid),
             epoch: now,
             timestamp_base: self.broadcast.timestamp_base(),
             tags: Vec::with_capacity(8),
@@ -87,6 +137,7 @@ impl Session {
             bytes_in: 0,
             bitrate_window: (now, 0),
             bitrate_bps: 0,
+            arrivals: Arrivals::default(),
         };
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -100,11 +151,21 @@ impl Session {
                 _ = stopped.cancelled() => break,
                 datagram = self.rx.recv() => {
                     let Some(datagram) = datagram else { break };
+                    let Some(destination) = self.destination_of(&mut state, &datagram) else {
+                        continue; // Arrived on no address we advertise for this family.
+                    };
                     let Ok(contents) = datagram.data.as_slice().try_into() else {
                         continue; // Not a datagram str0m can classify: drop it.
                     };
-                    let receive = Receive { proto: Protocol::Udp, source: datagram.source, destination: self.local, contents };
+                    let receive = Receive { proto: Protocol::Udp, source: datagram.source, destination, contents };
                     self.rtc.handle_input(Input::Receive(datagram.received, receive))
+                }
+                patch = self.control.recv() => {
+                    if let Some(patch) = patch {
+                        let outcome = self.patch(patch.if_match, patch.frag);
+                        let _ = patch.reply.send(outcome);
+                    }
+                    Ok(())
                 }
                 _ = tokio::time::sleep_until(deadline.into()) => {
                     self.rtc.handle_input(Input::Timeout(Instant::now()))
@@ -140,7 +201,8 @@ impl Session {
                 Ok(Output::Timeout(at)) => return Some(at),
                 Ok(Output::Transmit(t)) => {
                     // UDP is lossy anyway: a full socket buffer drops, it never stalls the session.
-                    let _ = self.socket.try_send_to(&t.contents, t.destination);
+                    let source = state.arrivals.local_for(t.destination);
+                    let _ = self.socket.try_send(t.destination, source, &t.contents);
                 }
                 Ok(Output::Event(event)) => {
                     if !self.on_event(state, event) {
@@ -164,9 +226,6 @@ impl Session {
             Event::Connected => {
                 info!("publisher connected");
                 state.keyframes.wanted = true;
-            }
-            Event::MediaAdded(added) if added.kind == MediaKind::Video => {
-                state.video_mid = Some(added.mid);
             }
             Event::MediaData(data) => {
                 let arrival_us = data
@@ -226,6 +285,79 @@ impl Session {
             let received =
                 received.filter(|_| tag.kind == TagKind::Video && tag.role != Role::Header);
             self.broadcast.publish(tag, received);
+        }
+    }
+
+    /// The candidate a datagram was sent to, as str0m must be told (it drops STUN that did not
+    /// arrive on one of its candidates); remembers the arrival address for the replies.
+    fn destination_of(&self, state: &mut State, datagram: &Datagram) -> Option<SocketAddr> {
+        let arrived_on = match datagram.local {
+            Some(ip) => ip,
+            // The platform cannot tell: assume the first candidate of the peer's family.
+            None => self
+                .candidates
+                .iter()
+                .find(|c| c.is_ipv4() == datagram.source.is_ipv4())?
+                .ip(),
+        };
+        state.arrivals.saw(datagram.source, arrived_on);
+        candidate_for(arrived_on, self.port, &self.candidates)
+    }
+
+    /// A WHIP PATCH: trickled candidates, or an ICE restart on this same session (the
+    /// broadcast and its destinations are untouched; DTLS and SRTP carry on).
+    fn patch(&mut self, if_match: IfMatch, frag: SdpFrag) -> Result<PatchOutcome, PatchError> {
+        let current = etag_of(&self.ufrag);
+        if frag.is_restart(self.remote_ufrag.as_deref()) {
+            if if_match != IfMatch::Any {
+                return Err(PatchError::RestartWithoutWildcard);
+            }
+            let (Some(ufrag), Some(pwd)) = (&frag.ufrag, &frag.pwd) else {
+                return Err(PatchError::IncompleteRestart);
+            };
+            let reoffer = sdpfrag::with_credentials(&self.offer, ufrag, pwd);
+            let offer = SdpOffer::from_sdp_string(&reoffer)
+                .map_err(|e| PatchError::Malformed(e.to_string()))?;
+            // str0m sees new remote credentials in an offer: it restarts ICE and picks new
+            // local ones, keeping our candidates.
+            self.rtc
+                .sdp_api()
+                .accept_offer(offer)
+                .map_err(|e| PatchError::Malformed(e.to_string()))?;
+            let local = self.rtc.direct_api().local_ice_credentials();
+            self.routes
+                .register(local.ufrag.clone(), self.id.clone(), self.tx.clone());
+            self.offer = reoffer;
+            self.remote_ufrag = Some(ufrag.clone());
+            self.ufrag = local.ufrag.clone();
+            self.add_remote_candidates(&frag);
+            info!("ICE restarted by the publisher");
+            let lines = sdpfrag::candidate_lines(&self.candidates);
+            return Ok(PatchOutcome::Restarted {
+                fragment: sdpfrag::restart_answer(
+                    &local.ufrag,
+                    &local.pass,
+                    &self.first_mid.to_string(),
+                    &lines,
+                ),
+                etag: etag_of(&self.ufrag),
+            });
+        }
+        if let IfMatch::Tag(tag) = &if_match
+            && *tag != current
+        {
+            return Err(PatchError::Stale);
+        }
+        self.add_remote_candidates(&frag);
+        Ok(PatchOutcome::Trickled)
+    }
+
+    fn add_remote_candidates(&mut self, frag: &SdpFrag) {
+        for line in &frag.candidates {
+            match Candidate::from_sdp_string(line) {
+                Ok(c) => self.rtc.add_remote_candidate(c),
+                Err(e) => debug!(error = %e, "ignoring a trickled candidate str0m cannot read"),
+            }
         }
     }
 

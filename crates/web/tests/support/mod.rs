@@ -84,7 +84,7 @@ impl TestApp {
         let relay = Relay::start(RelayConfig {
             ingest: IngestConfig {
                 udp_bind: "127.0.0.1:0".parse().unwrap(),
-                advertised_ip: "127.0.0.1".parse().unwrap(),
+                candidates: streamhard_relay::CandidatePolicy::all_interfaces(),
                 keyframe_interval: Duration::from_secs(2),
                 start_bitrate_kbps: 2500,
                 pipeline: Default::default(),
