@@ -185,3 +185,68 @@ fn a_publisher_without_audio_still_gets_a_continuous_aac_track() {
     let worst = gaps.fold(0.0f64, f64::max);
     assert!(worst < 22.5, "largest gap in the audio track: {worst} ms");
 }
+
+/// GStreamer and ffmpeg may signal SPS/PPS only in the SDP (`sprop-parameter-sets`): with
+/// the stream stripped of them, the pipeline decodes nothing until it is given them, and then
+/// produces a sequence header and every frame.
+#[test]
+fn parameter_sets_from_the_signalling_stand_in_for_missing_in_band_ones() {
+    use streamhard_media::flv::{Role, TagKind};
+    use streamhard_media::h264::nal_units;
+
+    let media = Fixture::generate(FixtureSpec::browser_720p(2))
+        .expect("fixture")
+        .load()
+        .expect("load");
+    let mut sprop: Vec<Vec<u8>> = Vec::new();
+    let stripped: Vec<(u32, Vec<u8>)> = media
+        .video
+        .iter()
+        .map(|au| {
+            let mut rest = Vec::new();
+            for nal in nal_units(&au.data) {
+                match nal[0] & 0x1f {
+                    7 | 8 => {
+                        if !sprop.iter().any(|s| s == nal) {
+                            sprop.push(nal.to_vec());
+                        }
+                    }
+                    _ => {
+                        rest.extend_from_slice(&[0, 0, 0, 1]);
+                        rest.extend_from_slice(nal);
+                    }
+                }
+            }
+            (au.pts_90k as u32, rest)
+        })
+        .collect();
+    assert_eq!(sprop.len(), 2, "the fixture has one SPS and one PPS");
+
+    let video_tags = |parameter_sets: &[Vec<u8>]| {
+        let mut pipeline = Pipeline::new(PipelineSettings::default()).expect("pipeline");
+        pipeline.set_out_of_band_parameter_sets(parameter_sets);
+        let mut out = Vec::new();
+        for (i, (rtp, au)) in stripped.iter().enumerate() {
+            pipeline.push_video(*rtp, i as u64 * 33_333, au, &mut out);
+        }
+        out.into_iter()
+            .filter(|t| t.kind == TagKind::Video)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        video_tags(&[]).is_empty(),
+        "nothing is decodable without SPS/PPS"
+    );
+    let tags = video_tags(&sprop);
+    assert_eq!(
+        tags[0].role,
+        Role::Header,
+        "the AVC sequence header comes first"
+    );
+    assert_eq!(tags[1].role, Role::Keyframe);
+    assert_eq!(
+        tags.len(),
+        1 + stripped.len(),
+        "every access unit became a frame"
+    );
+}
