@@ -160,18 +160,29 @@ fn offer_error(e: IngestError) -> ApiError {
     }
 }
 
+/// The broadcast and session a session URL names, once the caller is authorized for it.
+async fn session_resource(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    session: &str,
+) -> Result<(std::sync::Arc<streamhard_relay::Broadcast>, SessionId), ApiError> {
+    let id = broadcast_id(id)?;
+    authorize_broadcast(state, headers, &id).await?;
+    let session = SessionId::parse(session).ok_or_else(|| ApiError::not_found("session"))?;
+    let broadcast = state
+        .relay
+        .broadcast(&id)
+        .ok_or_else(|| ApiError::not_found("session"))?;
+    Ok((broadcast, session))
+}
+
 async fn end(
     State(state): State<AppState>,
     Path((id, session)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let id = broadcast_id(&id)?;
-    authorize_broadcast(&state, &headers, &id).await?;
-    let session = SessionId::parse(&session).ok_or_else(|| ApiError::not_found("session"))?;
-    let broadcast = state
-        .relay
-        .broadcast(&id)
-        .ok_or_else(|| ApiError::not_found("session"))?;
+    let (broadcast, session) = session_resource(&state, &headers, &id, &session).await?;
     if broadcast.end_session(&session) {
         Ok(StatusCode::OK)
     } else {
@@ -186,13 +197,7 @@ async fn patch(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let id = broadcast_id(&id)?;
-    authorize_broadcast(&state, &headers, &id).await?;
-    let session = SessionId::parse(&session).ok_or_else(|| ApiError::not_found("session"))?;
-    let broadcast = state
-        .relay
-        .broadcast(&id)
-        .ok_or_else(|| ApiError::not_found("session"))?;
+    let (broadcast, session) = session_resource(&state, &headers, &id, &session).await?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
