@@ -37,6 +37,34 @@ struct Published {
 /// Publishes from `page` (already on a page of the server's origin) to `whip_url` for
 /// [`SECONDS`], then ends the session with DELETE.
 async fn publish_from(page: &Page, whip_url: &str, token: &str) -> Published {
+    let publishing = start_publishing(page, whip_url, token).await;
+    tokio::time::sleep(Duration::from_secs(SECONDS)).await;
+    publishing.stop().await
+}
+
+/// A WHIP session Chromium is publishing on, until [`Publishing::stop`].
+struct Publishing<'a> {
+    page: &'a Page,
+    ice_ms: f64,
+    /// The session URL (the `Location` of the 201).
+    location: String,
+    etag: String,
+}
+
+/// What Chromium reported of an ICE restart on the session.
+#[derive(Debug)]
+struct Restarted {
+    status: u64,
+    etag_before: String,
+    etag_after: String,
+    /// From the restarted answer set to the selected pair being one of the new ICE session.
+    reconnect_ms: f64,
+    /// From `restartIce()` to reconnected, the PATCH included.
+    total_ms: f64,
+}
+
+/// Loads the publisher into `page` and publishes to `whip_url` until ICE connects.
+async fn start_publishing<'a>(page: &'a Page, whip_url: &str, token: &str) -> Publishing<'a> {
     page.eval(PUBLISHER_JS).await.expect("load the publisher");
     let path = url_path(whip_url);
     let started = page
@@ -47,22 +75,54 @@ async fn publish_from(page: &Page, whip_url: &str, token: &str) -> Published {
         ))
         .await
         .unwrap_or_else(|e| panic!("Chromium could not publish: {e:#}"));
-    let ice_ms = started["iceMs"].as_f64().expect("iceMs");
-    tokio::time::sleep(Duration::from_secs(SECONDS)).await;
-    let end = page
-        .eval("window.streamhardTest.stop()")
-        .await
-        .expect("stop");
-    assert_eq!(end["deleteStatus"], 200, "WHIP DELETE: {end}");
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    Published {
-        ice_ms,
-        frames_sent: end["framesSent"].as_u64().unwrap_or(0),
-        width: end["width"].as_u64().unwrap_or(0),
-        height: end["height"].as_u64().unwrap_or(0),
-        encoder: text(&end["encoder"]),
-        local: text(&end["localCandidate"]),
-        remote: text(&end["remoteCandidate"]),
+    Publishing {
+        page,
+        ice_ms: started["iceMs"].as_f64().expect("iceMs"),
+        location: text(&started["location"]),
+        etag: text(&started["etag"]),
+    }
+}
+
+impl Publishing<'_> {
+    /// Restarts ICE on the live session (WHIP PATCH with `If-Match: *`) and waits until
+    /// Chromium sends on a pair of the new ICE session.
+    async fn restart_ice(&mut self) -> Restarted {
+        let r = self
+            .page
+            .eval("window.streamhardTest.restartIce()")
+            .await
+            .unwrap_or_else(|e| panic!("Chromium could not restart ICE: {e:#}"));
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        let restarted = Restarted {
+            status: r["status"].as_u64().unwrap_or(0),
+            etag_before: text(&r["etagBefore"]),
+            etag_after: text(&r["etagAfter"]),
+            reconnect_ms: r["reconnectMs"].as_f64().expect("reconnectMs"),
+            total_ms: r["totalMs"].as_f64().unwrap_or(f64::NAN),
+        };
+        self.etag.clone_from(&restarted.etag_after);
+        restarted
+    }
+
+    /// Ends the session with DELETE and returns what Chromium reported sending on it.
+    async fn stop(self) -> Published {
+        let end = self
+            .page
+            .eval("window.streamhardTest.stop()")
+            .await
+            .expect("stop");
+        assert_eq!(end["deleteStatus"], 200, "WHIP DELETE: {end}");
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        Published {
+            ice_ms: self.ice_ms,
+            frames_sent: end["framesSent"].as_u64().unwrap_or(0),
+            width: end["width"].as_u64().unwrap_or(0),
+            height: end["height"].as_u64().unwrap_or(0),
+            encoder: text(&end["encoder"]),
+            local: text(&end["localCandidate"]),
+            remote: text(&end["remoteCandidate"]),
+        }
     }
 }
 
@@ -81,7 +141,8 @@ fn chromium() -> BrowserBuilder {
 }
 
 /// The recording as a platform would judge it, against what Chromium reported sending.
-fn assert_relayed(rec: &Recording, published: &Published, label: &str) {
+/// `extra` goes at the end of the line of figures it prints.
+fn assert_relayed(rec: &Recording, published: &Published, label: &str, extra: &str) {
     let video = rec.video().unwrap_or_else(|| panic!("{label}: no video"));
     assert_eq!(video.codec_name, "h264", "{label}");
     assert_eq!(
@@ -110,7 +171,7 @@ fn assert_relayed(rec: &Recording, published: &Published, label: &str) {
     );
     println!(
         "{label}: ice_ms={:.0} chromium_frames_sent={} recorded_frames={frames} \
-         max_keyframe_interval_ms={gop:.0} encoder={} pair={} -> {}",
+         max_keyframe_interval_ms={gop:.0} encoder={} pair={} -> {}{extra}",
         published.ice_ms,
         published.frames_sent,
         published.encoder,
@@ -151,7 +212,130 @@ async fn chromium_on_this_machine_publishes_to_the_server_started_as_the_readme_
     let files = nginx.recordings("chromium");
     assert_eq!(files.len(), 1, "{files:?}");
     let rec = ffprobe::probe(&files[0]).expect("ffprobe");
-    assert_relayed(&rec, &published, "same host");
+    assert_relayed(&rec, &published, "same host", "");
+}
+
+/// The destinations of a broadcast status by id: (state, reconnects, bytes_sent).
+fn destinations(status: &Value) -> Vec<(String, String, u64, u64)> {
+    status["destinations"]
+        .as_array()
+        .expect("destinations")
+        .iter()
+        .map(|d| {
+            (
+                d["id"].as_str().unwrap_or_default().to_owned(),
+                d["state"].as_str().unwrap_or_default().to_owned(),
+                d["reconnects"].as_u64().expect("reconnects"),
+                d["bytes_sent"].as_u64().expect("bytes_sent"),
+            )
+        })
+        .collect()
+}
+
+/// Chromium restarts ICE halfway through (as a browser whose network changed does, RFC 9725
+/// §4.3): the WHIP session, the broadcast and its one RTMP session carry on, and the
+/// destination records one uninterrupted stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_restarts_ice_on_a_live_session_and_the_relay_carries_on() {
+    let nginx = NginxRtmp::start().expect("nginx");
+    let server = Server::start(&[], &[]);
+    let (id, whip_url, token) = server
+        .live_broadcast(&[("nginx", nginx.url("restart"))])
+        .await;
+    let browser = chromium().launch().await.expect("launch Chromium");
+    let page = browser
+        .new_page(&format!("{}/healthz", server.http))
+        .await
+        .expect("page");
+    let mut publishing = start_publishing(&page, &whip_url, &token).await;
+    let etag_of_post = publishing.etag.clone();
+    let location = publishing.location.clone();
+    let session = location.rsplit('/').next().unwrap_or_default();
+    assert!(
+        location.contains(&format!("/sessions/{session}")) && !session.is_empty(),
+        "{location}"
+    );
+    tokio::time::sleep(Duration::from_secs(SECONDS / 2)).await;
+    let before = server.broadcast(&id, &token).await;
+
+    let restarted = publishing.restart_ice().await;
+    assert_eq!(restarted.status, 200, "{restarted:?}");
+    assert_eq!(restarted.etag_before, etag_of_post, "{restarted:?}");
+    assert!(!restarted.etag_after.is_empty(), "{restarted:?}");
+    assert_ne!(
+        restarted.etag_after, restarted.etag_before,
+        "a restart is a new ICE session: {restarted:?}"
+    );
+    assert!(
+        restarted.reconnect_ms <= 5000.0,
+        "ICE took {} ms to reconnect",
+        restarted.reconnect_ms
+    );
+
+    tokio::time::sleep(Duration::from_secs(SECONDS / 2)).await;
+    let after = server.broadcast(&id, &token).await;
+    // The session URL of the POST still names the broadcast's session: DELETE on it is 200.
+    let published = publishing.stop().await;
+    server.stop_broadcast(&id, &token).await;
+    browser.close().await.expect("close Chromium");
+
+    for (when, status) in [("before", &before), ("after", &after)] {
+        assert_eq!(status["state"], "live", "{when} the restart: {status}");
+        assert_eq!(
+            (&status["ingest"]["width"], &status["ingest"]["height"]),
+            (&Value::from(1280), &Value::from(720)),
+            "{when} the restart: {status}"
+        );
+    }
+    let (was, is) = (destinations(&before), destinations(&after));
+    assert_eq!(was.len(), 1, "{before}");
+    assert_eq!(is.len(), 1, "{after}");
+    let (
+        (id_before, state_before, reconnects_before, bytes_before),
+        (id_after, state_after, reconnects_after, bytes_after),
+    ) = (&was[0], &is[0]);
+    assert_eq!(id_after, id_before, "the same destination: {after}");
+    assert_eq!(
+        (state_before.as_str(), state_after.as_str()),
+        ("live", "live"),
+        "{before} -> {after}"
+    );
+    assert_eq!(
+        (*reconnects_before, *reconnects_after),
+        (0, 0),
+        "the RTMP session was never redone: {after}"
+    );
+    assert!(
+        bytes_after > bytes_before,
+        "media kept flowing to the destination: {before} -> {after}"
+    );
+    // One WHIP session from start to end: the server never made another one, and the one the
+    // publisher restarted is the session of the POST's Location.
+    let log = server.log();
+    assert_eq!(log.matches("new session").count(), 1, "{log}");
+    let restart_lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("ICE restarted by the publisher"))
+        .collect();
+    assert_eq!(restart_lines.len(), 1, "{log}");
+    assert!(
+        restart_lines[0].contains(session),
+        "restarted session {session}: {}",
+        restart_lines[0]
+    );
+
+    let files = nginx.recordings("restart");
+    assert_eq!(files.len(), 1, "one RTMP session, one recording: {files:?}");
+    let rec = ffprobe::probe(&files[0]).expect("ffprobe");
+    assert_relayed(
+        &rec,
+        &published,
+        "ICE restart",
+        &format!(
+            " reconnect_ms={:.0} restart_total_ms={:.0} etag {} -> {}",
+            restarted.reconnect_ms, restarted.total_ms, restarted.etag_before, restarted.etag_after
+        ),
+    );
 }
 
 /// A network namespace joined to this host by a veth pair: another machine on the LAN.
@@ -263,5 +447,5 @@ async fn chromium_on_another_host_of_the_lan_publishes_to_a_server_on_all_interf
     let files = nginx.recordings("lan");
     assert_eq!(files.len(), 1, "{files:?}");
     let rec = ffprobe::probe(&files[0]).expect("ffprobe");
-    assert_relayed(&rec, &published, "LAN host");
+    assert_relayed(&rec, &published, "LAN host", "");
 }

@@ -65,6 +65,12 @@ impl Routes {
         inner.by_ufrag.insert(ufrag, Route { session, tx });
     }
 
+    /// Forgets one ufrag: the old credentials after an ICE restart. Addresses the session
+    /// pinned stay routed, so media on the old pair flows until the new one takes over.
+    pub fn forget_ufrag(&self, ufrag: &str) {
+        self.lock().by_ufrag.remove(ufrag);
+    }
+
     pub fn unregister(&self, session: &SessionId) {
         let mut inner = self.lock();
         inner.by_ufrag.retain(|_, r| &r.session != session);
@@ -162,6 +168,32 @@ mod tests {
             .unwrap();
         assert!(rx.try_recv().unwrap().data.starts_with(&[0x00, 0x01]));
         assert_eq!(rx.try_recv().unwrap().data, vec![0x80, 1, 2]);
+    }
+
+    #[test]
+    fn after_an_ice_restart_only_the_new_ufrag_routes_new_addresses_and_pinned_ones_stay() {
+        let routes = Routes::default();
+        let (tx, mut rx) = mpsc::channel(8);
+        let session = SessionId::random();
+        routes.register("old1".into(), session.clone(), tx.clone());
+        routes
+            .deliver(datagram("10.0.0.1:5000", stun_from("old1")))
+            .unwrap();
+        routes.register("new1".into(), session, tx);
+        routes.forget_ufrag("old1");
+        assert_eq!(
+            routes.deliver(datagram("10.0.0.2:5000", stun_from("old1"))),
+            Err(Undelivered::UnknownPeer)
+        );
+        routes
+            .deliver(datagram("10.0.0.2:5000", stun_from("new1")))
+            .unwrap();
+        routes
+            .deliver(datagram("10.0.0.1:5000", vec![0x80]))
+            .unwrap();
+        assert_eq!(rx.try_recv().unwrap().source.port(), 5000);
+        assert_eq!(rx.try_recv().unwrap().source.ip().to_string(), "10.0.0.2");
+        assert_eq!(rx.try_recv().unwrap().data, vec![0x80]);
     }
 
     #[test]

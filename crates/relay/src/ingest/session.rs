@@ -327,6 +327,7 @@ impl Session {
             let local = self.rtc.direct_api().local_ice_credentials();
             self.routes
                 .register(local.ufrag.clone(), self.id.clone(), self.tx.clone());
+            self.routes.forget_ufrag(&self.ufrag);
             self.offer = reoffer;
             self.remote_ufrag = Some(ufrag.clone());
             self.ufrag = local.ufrag.clone();
