@@ -1,4 +1,5 @@
-//! Storage for accounts, server-side sessions and broadcast history.
+//! Storage for accounts, server-side sessions, broadcast history and the studio's per-user
+//! settings (overlay settings, logo).
 //!
 //! One [`Store`] value, two backends behind it: an SQLite file (the zero-setup default, in WAL
 //! mode so the operator CLI can use it while the server runs) and PostgreSQL (the database of
@@ -18,6 +19,7 @@ mod password;
 mod platform;
 mod pool;
 mod sessions;
+mod studio;
 mod time;
 mod token;
 mod users;
@@ -30,6 +32,7 @@ pub use password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, Password, PasswordErr
 pub use platform::Platform;
 pub use pool::{Backend, DatabaseUrl, Location, Store};
 pub use sessions::SESSION_TOUCH_INTERVAL;
+pub use studio::Logo;
 pub use time::Timestamp;
 pub use token::{SecretToken, TokenHash};
 pub use users::{User, UserId};
