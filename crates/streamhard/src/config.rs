@@ -189,6 +189,11 @@ pub struct ServeArgs {
     )]
     pub max_destinations_per_user: usize,
 
+    /// Serve the studio's files from this directory instead of the copy built into the binary
+    /// (development: edit `crates/web/studio/` and reload the page, no rebuild).
+    #[arg(long, env = "STREAMHARD_STUDIO_DIR")]
+    pub studio_dir: Option<PathBuf>,
+
     /// Refuse POST /api/auth/signup: accounts are created with `streamhard user add` only.
     #[arg(long, env = "STREAMHARD_DISABLE_SIGNUP")]
     pub disable_signup: bool,

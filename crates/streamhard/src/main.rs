@@ -107,6 +107,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             session_lifetime: args.session_lifetime(),
             trust_proxy_headers: args.trust_proxy_headers,
             node: node.clone(),
+            studio_dir: args.studio_dir.clone(),
         },
     );
     tokio::spawn(purge_sessions(store.clone(), args.session_idle()));

@@ -13,9 +13,13 @@ mod csrf;
 mod destinations;
 mod error;
 mod health;
+mod instance;
 mod metrics;
 mod openapi;
 mod state;
+mod studio;
+mod studio_settings;
+mod uplink;
 mod whip;
 
 use axum::Router;
@@ -42,15 +46,19 @@ pub(crate) fn api_router() -> OpenApiRouter<state::AppState> {
         .routes(routes!(accounts::login))
         .routes(routes!(accounts::logout))
         .routes(routes!(accounts::me))
+        .routes(routes!(instance::instance))
+        .routes(routes!(uplink::probe))
         .routes(routes!(openapi::serve))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .merge(broadcasts::routes())
+        .merge(studio_settings::routes())
 }
 
 pub fn app(state: AppState) -> Router {
     let (api, _) = api_router().split_for_parts();
     Router::new()
         .merge(health::routes())
+        .merge(studio::routes())
         .route("/metrics", axum::routing::get(metrics::metrics))
         .merge(api)
         .nest("/whip", whip::routes())

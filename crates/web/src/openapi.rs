@@ -31,6 +31,7 @@ use crate::error::ErrorBody;
     tags(
         (name = "accounts", description = "Signup, login (session cookie), logout"),
         (name = "broadcasts", description = "Broadcasts of the logged-in user and their destinations"),
+        (name = "studio", description = "The studio's overlay settings and logo, saved per user"),
         (name = "whip", description = "WebRTC-HTTP ingestion (RFC 9725)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )

@@ -37,6 +37,9 @@ pub struct WebConfig {
     pub trust_proxy_headers: bool,
     /// This node's name in the broadcast history (empty for a single node).
     pub node: String,
+    /// Serve the studio's files from this directory instead of the embedded copy
+    /// (development: edit and reload without rebuilding).
+    pub studio_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for WebConfig {
@@ -53,6 +56,7 @@ impl Default for WebConfig {
             session_lifetime: Duration::from_secs(7 * 24 * 3600),
             trust_proxy_headers: false,
             node: String::new(),
+            studio_dir: None,
         }
     }
 }
@@ -68,11 +72,17 @@ pub struct AppState {
     pub(crate) hashing: Arc<tokio::sync::Semaphore>,
     /// Held while checking a user's limits and creating what they limit.
     pub(crate) limits: Arc<tokio::sync::Mutex<()>>,
+    /// The studio's files.
+    pub(crate) assets: crate::studio::Assets,
 }
 
 impl AppState {
     pub fn new(relay: Arc<Relay>, store: Store, config: WebConfig) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let assets = match &config.studio_dir {
+            Some(dir) => crate::studio::Assets::from_dir(dir),
+            None => crate::studio::Assets::embedded(),
+        };
         Self {
             relay,
             store,
@@ -81,6 +91,7 @@ impl AppState {
             throttle: Arc::new(Mutex::new(Throttle::new(THROTTLE_CAPACITY))),
             hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
             limits: Arc::default(),
+            assets,
         }
     }
 

@@ -121,6 +121,8 @@ pub struct DestinationStatus {
     pub last_error: Option<String>,
     /// Frames dropped because the destination fell behind.
     pub dropped_frames: u64,
+    /// While retrying: how long until the next attempt.
+    pub retry_in: Option<Duration>,
 }
 
 /// State shared between the handle and the task.
@@ -130,6 +132,8 @@ struct Shared {
     url_redacted: String,
     queue: TagQueue,
     state: Mutex<(DestinationState, Option<String>)>,
+    /// When the next attempt starts, while retrying (so a page can count down to it).
+    retry_at: Mutex<Option<tokio::time::Instant>>,
     bytes_sent: AtomicU64,
     bitrate_bps: AtomicU64,
     reconnects: AtomicU32,
@@ -143,6 +147,15 @@ impl Shared {
 
     fn set_state(&self, state: DestinationState) {
         self.lock_state().0 = state;
+    }
+
+    fn set_retry_at(&self, at: Option<tokio::time::Instant>) {
+        *self.retry_at.lock().unwrap_or_else(|e| e.into_inner()) = at;
+    }
+
+    fn retry_in(&self) -> Option<Duration> {
+        let at = *self.retry_at.lock().unwrap_or_else(|e| e.into_inner());
+        at.map(|at| at.saturating_duration_since(tokio::time::Instant::now()))
     }
 
     fn set_error(&self, error: String) {
@@ -187,6 +200,7 @@ impl Destination {
             url_redacted: url.redacted(),
             queue: TagQueue::new(settings.queue_limit, settings.queue_bytes),
             state: Mutex::new((DestinationState::Connecting, None)),
+            retry_at: Mutex::new(None),
             bytes_sent: AtomicU64::new(0),
             bitrate_bps: AtomicU64::new(0),
             reconnects: AtomicU32::new(0),
@@ -240,6 +254,9 @@ impl Destination {
             reconnects: self.shared.reconnects.load(Ordering::Relaxed),
             last_error,
             dropped_frames: self.shared.queue.dropped_frames(),
+            retry_in: (state == DestinationState::Retrying)
+                .then(|| self.shared.retry_in())
+                .flatten(),
         }
     }
 

@@ -80,10 +80,12 @@ impl Task {
                 failures,
                 jitter,
             );
+            shared.set_retry_at(Some(tokio::time::Instant::now() + delay));
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
                 _ = tokio::time::sleep(delay) => {}
             }
+            shared.set_retry_at(None);
             shared.reconnects.fetch_add(1, Ordering::Relaxed);
         }
         shared.set_state(DestinationState::Stopped);

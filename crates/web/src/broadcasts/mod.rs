@@ -202,7 +202,13 @@ pub async fn create(
                 .get(HOST)
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or("127.0.0.1:8080");
-            format!("http://{host}")
+            // A Secure cookie means browsers reach us over HTTPS (our own TLS or a TLS proxy).
+            let scheme = if config.cookie_secure {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{host}")
         }
     };
     Ok((

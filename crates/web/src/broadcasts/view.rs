@@ -57,6 +57,8 @@ pub struct DestinationView {
     pub dropped_frames: u64,
     /// Why the last attempt failed; never contains the key.
     pub last_error: Option<String>,
+    /// While `retrying`: milliseconds until the next attempt.
+    pub retry_in_ms: Option<u64>,
 }
 
 pub fn destination_view(id: &DestinationId, d: DestinationStatus) -> DestinationView {
@@ -70,6 +72,9 @@ pub fn destination_view(id: &DestinationId, d: DestinationStatus) -> Destination
         reconnects: u64::from(d.reconnects),
         dropped_frames: d.dropped_frames,
         last_error: d.last_error,
+        retry_in_ms: d
+            .retry_in
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
     }
 }
 

@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { peakDb, decayed, FLOOR_DB, DECAY_DB_PER_SECOND } from '../studio/js/studio/meter.js';
+import { backoffDelay, MAX_DELAY_MS } from '../studio/js/lib/backoff.js';
+import { preflight } from '../studio/js/studio/preflight.js';
+import { clampBitrate, preset } from '../studio/js/studio/quality.js';
+import { normalizeScene, DEFAULT_SCENE } from '../studio/js/studio/overlays.js';
+import { insecureContextProblem } from '../studio/js/secure_context.js';
+import { duration, bitrate } from '../studio/js/lib/format.js';
+import { keyframeInterval } from '../studio/js/studio/stats.js';
+
+test('a meter shows peaks at once and lets them fall at a steady rate', () => {
+  assert.equal(peakDb(new Float32Array(64)), FLOOR_DB);
+  assert.equal(Math.round(peakDb(Float32Array.of(0, -0.5, 0.25))), -6);
+  assert.equal(decayed(-40, -6, 100), -6);
+  assert.equal(decayed(-6, -60, 1000), -6 - DECAY_DB_PER_SECOND);
+  assert.equal(decayed(-55, -60, 5000), FLOOR_DB);
+});
+
+test('reconnect delays double from 1 s to 30 s, with bounded jitter', () => {
+  const mid = () => 0.5;
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, mid)), [1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+  for (let n = 0; n < 10; n += 1) {
+    assert.ok(backoffDelay(n, () => 0.999) <= MAX_DELAY_MS);
+    assert.ok(backoffDelay(n, () => 0) >= 800);
+  }
+});
+
+const ready = {
+  secure: true, h264: true, hasCamera: true, hasScreen: false, hasMicrophone: true,
+  destinations: [{ label: 'Twitch', enabled: true, serverUrl: 'rtmps://live.twitch.tv/app', key: 'k' }],
+  bitrateKbps: 2500, uplinkKbps: null,
+};
+
+test('preflight passes a ready studio and blocks on what cannot work', () => {
+  assert.equal(preflight(ready).ok, true);
+  assert.equal(preflight({ ...ready, h264: false }).ok, false);
+  assert.equal(preflight({ ...ready, destinations: [] }).ok, false);
+  const empty = preflight({ ...ready, destinations: [{ label: 'Kick', enabled: true, serverUrl: 'rtmps://k/app', key: '' }] });
+  assert.equal(empty.ok, false);
+  assert.match(empty.checks.find((c) => c.name === 'Kick').text, /stream key/);
+});
+
+test('preflight warns, without blocking, about a slow uplink or no microphone', () => {
+  const slow = preflight({ ...ready, uplinkKbps: 1000, hasMicrophone: false });
+  assert.equal(slow.ok, true);
+  assert.equal(slow.checks.find((c) => c.name === 'Upload bandwidth').ok, false);
+  assert.equal(slow.checks.find((c) => c.name === 'Microphone').ok, false);
+});
+
+test('bitrates stay within what platforms take; unknown presets fall back to 720p30', () => {
+  assert.equal(clampBitrate(50), 300);
+  assert.equal(clampBitrate(99999), 12000);
+  assert.equal(clampBitrate('abc'), 2500);
+  assert.equal(preset('nope').width, 1280);
+  assert.deepEqual([preset('vertical').width, preset('vertical').height], [720, 1280]);
+});
+
+test('saved scenes are merged over the defaults and junk is dropped', () => {
+  assert.deepEqual(normalizeScene(null), normalizeScene({}));
+  assert.equal(normalizeScene({}).bar.color, DEFAULT_SCENE.bar.color);
+  const s = normalizeScene({ bar: { color: 'red; background: url(x)', text: 'x'.repeat(999) }, logo: { size: 1e9 } });
+  assert.equal(s.bar.color, DEFAULT_SCENE.bar.color);
+  assert.equal(s.bar.text.length, 200);
+  assert.equal(s.logo.size, 40);
+  assert.equal(normalizeScene({ bar: { color: '#FF00ff' } }).bar.color, '#FF00ff');
+});
+
+test('an insecure page explains HTTPS and the localhost alternative', () => {
+  assert.equal(insecureContextProblem(true, {}), null);
+  const text = insecureContextProblem(false, { hostname: '192.168.1.5', port: '8080' });
+  assert.match(text, /HTTPS/);
+  assert.match(text, /https:\/\/192\.168\.1\.5:8080\//);
+  assert.match(text, /http:\/\/localhost:8080\//);
+});
+
+test('numbers read as a streamer expects', () => {
+  assert.equal(duration(65), '1:05');
+  assert.equal(duration(3725), '1:02:05');
+  assert.equal(bitrate(2_500_000), '2.50 Mb/s');
+  assert.equal(bitrate(640_000), '640 kb/s');
+  assert.equal(keyframeInterval([0, 2000, 4000]), 2);
+  assert.equal(keyframeInterval([0]), null);
+});

@@ -1,0 +1,310 @@
+// The studio's state and every action a control can take. Views render from `store` and call
+// these methods; nothing else changes the state.
+
+import { createStore } from '../lib/store.js';
+import { Compositor } from './compositor.js';
+import { Mixer } from './mixer.js';
+import { listDevices, openCamera, openMicrophone, openScreen, explainMediaError } from './devices.js';
+import { preset, clampBitrate } from './quality.js';
+import { loadScene, loadLogo, logoProblem, sceneSaver } from './settings.js';
+import { newDestination, persist, restore, rememberEnabled } from './destinations.js';
+import { isSlate } from './scenes.js';
+import { api } from '../api.js';
+import { runPreflight, goLive, stopLive, sampleStats, createObsBroadcast } from './live.js';
+
+export class Studio {
+  constructor() {
+    this.store = createStore({
+      cameras: [], microphones: [],
+      cameraId: '', microphoneId: '',
+      sharing: false, muted: false,
+      volumes: { microphone: 1, screen: 1 },
+      levels: {},
+      presetId: '720p30', bitrateKbps: 2500,
+      scene: null, logoUrl: null, saved: '',
+      destinations: restore(), remember: rememberEnabled(),
+      /** offline | preflight | connecting | live | reconnecting | reconnected | failed */
+      phase: 'offline', connectionDetail: '',
+      broadcast: null, view: null, stats: null, startedAt: 0,
+      preflight: null, errors: [], recordLocally: false, recording: null,
+      obs: null, slateUntil: null,
+    });
+    this.compositor = null;
+    this.mixer = null;
+    this.tracks = { camera: null, microphone: null, screen: null, screenAudio: null };
+    this.saveScene = sceneSaver((error) => this.store.set({
+      saved: error ? `Overlay settings were not saved: ${error.message}` : 'Overlay settings saved',
+    }));
+  }
+
+  get state() {
+    return this.store.get();
+  }
+
+  get output() {
+    const p = preset(this.state.presetId);
+    return { width: p.width, height: p.height, frameRate: p.fps };
+  }
+
+  /** Loads the saved scene and logo, starts the compositor and mixer, opens the default devices. */
+  async init() {
+    const [scene, logo] = await Promise.all([loadScene(), loadLogo().catch(() => null)]);
+    this.store.set({ scene });
+    this.compositor = new Compositor(this.output);
+    this.mixer = new Mixer();
+    this.#pushScene();
+    if (logo) await this.#showLogo(logo);
+    await Promise.all([this.selectCamera(''), this.selectMicrophone('')]);
+    await this.refreshDevices();
+    navigator.mediaDevices.addEventListener?.('devicechange', () => this.refreshDevices());
+    this.meterTimer = setInterval(() => this.store.set({ levels: this.mixer.readLevels() }), 100);
+    this.statsTimer = setInterval(() => sampleStats(this), 1000);
+  }
+
+  /** The program: what the preview plays and what goes out. */
+  get program() {
+    return new MediaStream([this.compositor.track, this.mixer.track]);
+  }
+
+  async refreshDevices() {
+    const { cameras, microphones } = await listDevices();
+    const cameraId = this.tracks.camera?.getSettings().deviceId ?? this.state.cameraId;
+    const microphoneId = this.tracks.microphone?.getSettings().deviceId ?? this.state.microphoneId;
+    this.store.set({ cameras, microphones, cameraId: cameraId ?? '', microphoneId: microphoneId ?? '' });
+  }
+
+  setError(source, message) {
+    this.store.set((s) => ({ errors: [...s.errors.filter((e) => e.source !== source), ...(message ? [{ source, message }] : [])] }));
+  }
+
+  /** `deviceId` '' = the default, 'none' = no camera. The program track stays the same. */
+  async selectCamera(deviceId) {
+    this.tracks.camera?.stop();
+    this.tracks.camera = null;
+    this.compositor.setSource('camera', null);
+    this.store.set({ cameraId: deviceId });
+    if (deviceId === 'none') return this.setError('camera', null);
+    try {
+      this.tracks.camera = await openCamera(deviceId, this.output);
+      this.compositor.setSource('camera', this.tracks.camera);
+      this.store.set({ cameraId: this.tracks.camera.getSettings().deviceId ?? deviceId });
+      this.setError('camera', null);
+    } catch (error) {
+      this.setError('camera', explainMediaError(error, 'camera'));
+    }
+  }
+
+  async selectMicrophone(deviceId) {
+    this.tracks.microphone?.stop();
+    this.tracks.microphone = null;
+    this.mixer.setSource('microphone', null);
+    this.store.set({ microphoneId: deviceId });
+    if (deviceId === 'none') return this.setError('microphone', null);
+    try {
+      this.tracks.microphone = await openMicrophone(deviceId);
+      this.mixer.setSource('microphone', this.tracks.microphone);
+      this.mixer.setMuted('microphone', this.state.muted);
+      this.mixer.setVolume('microphone', this.state.volumes.microphone);
+      this.store.set({ microphoneId: this.tracks.microphone.getSettings().deviceId ?? deviceId });
+      this.setError('microphone', null);
+    } catch (error) {
+      this.setError('microphone', explainMediaError(error, 'microphone'));
+    }
+  }
+
+  async toggleScreen() {
+    this.mixer.resume();
+    if (this.state.sharing) return this.#stopScreen();
+    try {
+      const { video, audio } = await openScreen(this.output.frameRate);
+      this.tracks.screen = video;
+      this.tracks.screenAudio = audio;
+      this.compositor.setSource('screen', video);
+      if (audio) {
+        this.mixer.setSource('screen', audio);
+        this.mixer.setVolume('screen', this.state.volumes.screen);
+      }
+      // The browser's own "Stop sharing" bar ends the track.
+      video.addEventListener('ended', () => this.#stopScreen());
+      this.store.set({ sharing: true });
+      if (this.state.scene.layout === 'camera') this.updateScene({ layout: 'pip' });
+      this.setError('screen', null);
+    } catch (error) {
+      this.setError('screen', explainMediaError(error, 'screen'));
+    }
+  }
+
+  #stopScreen() {
+    this.tracks.screen?.stop();
+    this.tracks.screenAudio?.stop();
+    this.tracks.screen = null;
+    this.tracks.screenAudio = null;
+    this.compositor.setSource('screen', null);
+    this.mixer.setSource('screen', null);
+    this.store.set({ sharing: false });
+  }
+
+  setMuted(muted) {
+    this.mixer.setMuted('microphone', muted);
+    this.store.set({ muted });
+  }
+
+  setVolume(id, volume) {
+    this.mixer.setVolume(id, volume);
+    this.store.set((s) => ({ volumes: { ...s.volumes, [id]: volume } }));
+  }
+
+  /** Changes the output size; refused while live (platforms end the video on a size change). */
+  async setPreset(presetId) {
+    if (this.isLive) return;
+    const p = preset(presetId);
+    this.store.set({ presetId: p.id, bitrateKbps: p.bitrateKbps });
+    this.compositor.stop();
+    this.compositor = new Compositor(this.output);
+    this.#pushScene();
+    if (this.logoBlob) await this.#showLogo(this.logoBlob);
+    if (this.tracks.camera) {
+      await this.selectCamera(this.state.cameraId);
+    }
+    if (this.tracks.screen) this.compositor.setSource('screen', this.tracks.screen);
+    this.store.set({});
+  }
+
+  async setBitrate(kbps) {
+    const bitrateKbps = clampBitrate(kbps);
+    this.store.set({ bitrateKbps });
+    await this.publisher?.setBitrate(bitrateKbps);
+  }
+
+  /** Merges `patch` into the scene (nested objects one level deep), shows it, saves it. */
+  updateScene(patch) {
+    const scene = { ...this.state.scene };
+    for (const [key, value] of Object.entries(patch)) {
+      scene[key] = value && typeof value === 'object' ? { ...scene[key], ...value } : value;
+    }
+    const slateChanged = 'layout' in patch || 'countdownMinutes' in patch;
+    const slateUntil = slateChanged
+      ? (isSlate(scene.layout) && scene.countdownMinutes > 0 ? Date.now() + scene.countdownMinutes * 60000 : null)
+      : this.state.slateUntil;
+    this.store.set({ scene, slateUntil, saved: '' });
+    this.#pushScene();
+    this.saveScene(scene);
+  }
+
+  #pushScene() {
+    this.compositor?.setScene(this.state.scene, this.state.slateUntil);
+  }
+
+  async #showLogo(blob) {
+    this.logoBlob = blob;
+    if (this.state.logoUrl) URL.revokeObjectURL(this.state.logoUrl);
+    this.store.set({ logoUrl: blob ? URL.createObjectURL(blob) : null });
+    await this.compositor.setLogo(blob);
+  }
+
+  async setLogo(file) {
+    const why = logoProblem(file);
+    if (why) return this.setError('logo', why);
+    try {
+      await api.uploadLogo(file);
+      await this.#showLogo(file);
+      this.setError('logo', null);
+    } catch (error) {
+      this.setError('logo', error.message);
+    }
+  }
+
+  async removeLogo() {
+    await api.deleteLogo().catch(() => {});
+    await this.#showLogo(null);
+  }
+
+  // Destinations --------------------------------------------------------------------------
+
+  addDestination(platformId) {
+    const d = newDestination(this.state.destinations, platformId);
+    this.#setDestinations([...this.state.destinations, d]);
+    return d;
+  }
+
+  updateDestination(uid, patch) {
+    this.#setDestinations(this.state.destinations.map((d) => (d.uid === uid ? { ...d, ...patch } : d)));
+  }
+
+  /** Removes a card; while live, also from the running broadcast. */
+  async removeDestination(uid) {
+    const d = this.state.destinations.find((x) => x.uid === uid);
+    const live = this.#serverDestination(d);
+    if (live && this.broadcast) {
+      try {
+        await this.broadcast.remove(live.id);
+      } catch (error) {
+        return this.setError(`destination-${uid}`, `${d.label} could not be removed: ${error.message}`);
+      }
+    }
+    this.#setDestinations(this.state.destinations.filter((x) => x.uid !== uid));
+  }
+
+  /** Sends a card added while live to the running broadcast. */
+  async addToLive(uid) {
+    const d = this.state.destinations.find((x) => x.uid === uid);
+    if (!d || !this.broadcast) return;
+    try {
+      await this.broadcast.add(d);
+      this.updateDestination(uid, { enabled: true });
+      this.setError(`destination-${uid}`, null);
+    } catch (error) {
+      this.setError(`destination-${uid}`, `${d.label}: ${error.message}`);
+    }
+  }
+
+  setRemember(remember) {
+    this.store.set({ remember });
+    persist(this.state.destinations, remember);
+  }
+
+  #setDestinations(destinations) {
+    this.store.set({ destinations });
+    persist(destinations, this.state.remember);
+  }
+
+  /** The server's view of a card's destination in the running broadcast. */
+  #serverDestination(d) {
+    return d && this.state.view?.destinations.find((v) => v.name === d.label);
+  }
+
+  serverDestination(d) {
+    return this.#serverDestination(d);
+  }
+
+  // Going live (live.js) -------------------------------------------------------------------
+
+  get isLive() {
+    return !['offline', 'failed'].includes(this.state.phase);
+  }
+
+  runPreflight() {
+    return runPreflight(this);
+  }
+
+  goLive() {
+    return goLive(this);
+  }
+
+  stop() {
+    return stopLive(this);
+  }
+
+  createObsBroadcast() {
+    return createObsBroadcast(this);
+  }
+
+  dispose() {
+    clearInterval(this.meterTimer);
+    clearInterval(this.statsTimer);
+    this.stop();
+    for (const track of Object.values(this.tracks)) track?.stop();
+    this.compositor?.stop();
+    this.mixer?.close();
+  }
+}
