@@ -32,6 +32,7 @@ mod ax;
 mod cdp;
 mod launch;
 mod page;
+mod processes;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,7 +47,8 @@ use cdp::Connection;
 pub use ax::{INTERACTIVE_ROLES, UnnamedControl};
 pub use cdp::EventStream;
 pub use launch::{BrowserBuilder, DEFAULT_BINARY};
-pub use page::Page;
+pub use page::{Control, Page};
+pub use processes::{CpuSample, ProcessCpu};
 
 /// The default bound on every wait.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -156,10 +156,15 @@ pub struct NonMonotonic {
     pub dts_ms: f64,
 }
 
-/// Runs ffprobe twice on `path` (packets without decoding, then decoded video frames).
-pub fn probe(path: &Path) -> Result<Recording, ProbeError> {
-    let common = format!("-v error -print_format json -read_intervals %+{MAX_ANALYSED_SECONDS}");
-    let packets_json = run_tool(
+/// ffprobe's options common to every run: JSON, and at most [`MAX_ANALYSED_SECONDS`].
+fn common_options() -> String {
+    format!("-v error -print_format json -read_intervals %+{MAX_ANALYSED_SECONDS}")
+}
+
+/// The streams and packets of `path`, as ffprobe's JSON.
+fn packets_json(path: &Path) -> Result<Vec<u8>, ProbeError> {
+    let common = common_options();
+    run_tool(
         "ffprobe",
         path,
         &format!(
@@ -167,7 +172,13 @@ pub fn probe(path: &Path) -> Result<Recording, ProbeError> {
              stream=index,codec_type,codec_name,profile,width,height,sample_rate,channels:\
              packet=stream_index,pts_time,dts_time,duration_time,flags,size"
         ),
-    )?;
+    )
+}
+
+/// Runs ffprobe twice on `path` (packets without decoding, then decoded video frames).
+pub fn probe(path: &Path) -> Result<Recording, ProbeError> {
+    let common = common_options();
+    let packets_json = packets_json(path)?;
     let frames_json = run_tool(
         "ffprobe",
         path,
@@ -177,6 +188,12 @@ pub fn probe(path: &Path) -> Result<Recording, ProbeError> {
         ),
     )?;
     Recording::from_json(path, &packets_json, &frames_json)
+}
+
+/// Streams and packets only, without decoding (`video_frames` stays empty): quick enough to
+/// call on a recording that is still growing, e.g. to read how far it has got.
+pub fn probe_packets(path: &Path) -> Result<Recording, ProbeError> {
+    Recording::from_json(path, &packets_json(path)?, b"{}")
 }
 
 #[derive(Deserialize)]

@@ -8,4 +8,5 @@ pub mod ffprobe;
 pub mod fixtures;
 pub mod flv_source;
 pub mod nginx;
+pub mod pixels;
 pub mod tls_front;

@@ -32,9 +32,45 @@ const PAGE: &str = r#"<!doctype html>
 </html>
 "#;
 
+/// A form with the controls a settings page has: a list, a colour, a file, a range, a
+/// collapsible section, a meter and a status that reports what changed.
+const FORM: &str = r##"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>form</title></head>
+<body>
+  <main>
+    <label>Name <input id="name" type="text"></label>
+    <label for="size">Size</label>
+    <select id="size"><option value="s">Small</option><option value="l">Large</option></select>
+    <label>Colour <input id="colour" type="color" value="#000000"></label>
+    <label>Picture <input id="picture" type="file" accept="image/png"></label>
+    <details><summary>More</summary><label>Volume <input id="volume" type="range"></label></details>
+    <meter aria-label="Level" min="0" max="1" value="0.25"></meter>
+    <button id="go" type="button">Go</button>
+    <p id="status" role="status" aria-label="Changes"></p>
+  </main>
+  <script>
+    const status = document.getElementById('status');
+    const log = (what) => { status.textContent = (status.textContent + ' ' + what).trim(); };
+    document.getElementById('size').addEventListener('change', (e) => log('size=' + e.target.value));
+    document.getElementById('colour').addEventListener('input', (e) => log('colour=' + e.target.value));
+    document.getElementById('picture').addEventListener('change', (e) => {
+      const file = e.target.files[0];
+      file.arrayBuffer().then((b) => log('picture=' + file.name + ':' + b.byteLength));
+    });
+  </script>
+</body>
+</html>
+"##;
+
 /// Serves [`PAGE`] at `/` (404 elsewhere) on 127.0.0.1, a secure context for Chromium, which
 /// getUserMedia needs. Returns the page's URL.
 async fn serve_page() -> anyhow::Result<String> {
+    serve(PAGE).await
+}
+
+/// Serves `page` at `/` as [`serve_page`] does.
+async fn serve(page: &'static str) -> anyhow::Result<String> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/", listener.local_addr()?);
     tokio::spawn(async move {
@@ -49,7 +85,7 @@ async fn serve_page() -> anyhow::Result<String> {
                     }
                 }
                 let (status, body) = if request.starts_with(b"GET / ") {
-                    ("200 OK", PAGE)
+                    ("200 OK", page)
                 } else {
                     ("404 Not Found", "not found")
                 };
@@ -141,6 +177,73 @@ async fn drives_a_page_by_its_accessibility_tree() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Lists, colours and files are set, and text read back, through the accessibility tree; the
+/// keyboard moves the focus from control to control.
+#[tokio::test]
+async fn fills_a_form_and_tabs_through_it_like_a_user() -> anyhow::Result<()> {
+    let url = serve(FORM).await?;
+    let browser = Browser::launch(Browser::builder()).await?;
+    let page = browser.new_page(&url).await?;
+
+    page.select_by_name("combobox", "Size", "Large").await?;
+    assert_eq!(page.text_by_name("combobox", "Size").await?, "Large");
+    let missing = page
+        .with_timeout(Duration::from_millis(300))
+        .select_by_name("combobox", "Size", "Huge")
+        .await
+        .expect_err("there is no Huge");
+    assert!(
+        format!("{missing:#}").contains(r#"["Small","Large"]"#),
+        "{missing:#}"
+    );
+    page.fill_by_name("ColorWell", "Colour", "#ff8000").await?;
+    assert_eq!(page.text_by_name("ColorWell", "Colour").await?, "#ff8000");
+    let dir = tempfile::tempdir()?;
+    let picture = dir.path().join("logo.png");
+    std::fs::write(&picture, b"\x89PNG not really")?;
+    page.set_files_by_name("button", "Picture", &[picture.as_path()])
+        .await?;
+    let changes = page
+        .wait_for_text("status", "Changes", "the picture", |t| {
+            t.contains("picture=")
+        })
+        .await?;
+    assert_eq!(changes, "size=l colour=#ff8000 picture=logo.png:15");
+    assert_eq!(page.text_by_name("meter", "Level").await?, "0.25");
+
+    // The range is inside a closed <details>: not perceivable until it opens.
+    assert_eq!(page.count_by_name("slider", "Volume").await?, 0);
+    page.click_by_name("DisclosureTriangle", "More").await?;
+    page.wait_for_element("slider", "Volume").await?;
+    assert_eq!(
+        page.names_of_role("button").await?,
+        ["Picture", "Go"],
+        "file inputs are buttons to Chromium"
+    );
+    assert!(page.ax_unnamed_controls().await?.is_empty());
+
+    // Filling a field focuses it, as typing into it would; the click on More did not.
+    let focused = page.focused_control().await?.expect("a focused control");
+    assert_eq!(
+        (focused.role.as_str(), focused.name.as_str()),
+        ("ColorWell", "Colour")
+    );
+    let presses = page.tab_to("button", "Go", 10).await?;
+    assert_eq!(presses, 4, "Picture, More, Volume, then Go");
+    page.press_key("Tab", true).await?;
+    let back = page.focused_control().await?.expect("a focused control");
+    assert_eq!(
+        (back.role.as_str(), back.name.as_str()),
+        ("slider", "Volume")
+    );
+    let stuck = page
+        .tab_to("button", "Nowhere", 3)
+        .await
+        .expect_err("no such button");
+    assert!(format!("{stuck:#}").contains("button \"Go\""), "{stuck:#}");
+    browser.close().await
+}
+
 /// Chromium's generated camera and microphone, through a trivial wrapper command (`env`):
 /// the same path as `ip netns exec NS`, proving the pipe survives a wrapper's exec.
 #[tokio::test]
@@ -161,6 +264,20 @@ async fn fake_media_through_a_wrapper() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(tracks, json!({ "video": 1, "audio": 1 }));
+    // The wrapper exec'd Chromium: its processes are the spawned one and its descendants.
+    let before = browser.cpu_sample()?;
+    let kinds: Vec<&str> = before.processes.iter().map(|p| p.kind.as_str()).collect();
+    assert!(
+        kinds.contains(&"browser") && kinds.contains(&"renderer"),
+        "{kinds:?}"
+    );
+    page.eval("new Promise((done) => { const end = performance.now() + 300; while (performance.now() < end); done(); })")
+        .await?;
+    let busy = browser.cpu_sample()?.percent_since(&before);
+    assert!(
+        busy["renderer"] > 20.0,
+        "a busy page shows in its renderer: {busy:?}"
+    );
     browser.close().await
 }
 

@@ -20,6 +20,10 @@ pub const INTERACTIVE_ROLES: &[&str] = &[
     "tab",
     "menuitem",
     "searchbox",
+    // `<input type=color>`.
+    "ColorWell",
+    // A `<details>` element's `<summary>`.
+    "DisclosureTriangle",
 ];
 
 /// A control with an empty accessible name: a screen reader says only "button".

@@ -9,8 +9,13 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::ax::{self, AxNode, UnnamedControl};
+use super::ax::{self, UnnamedControl};
 use super::cdp::{Connection, EventStream};
+
+mod by_name;
+mod keyboard;
+
+pub use keyboard::Control;
 
 /// How often [`Page::wait_for`] and the element look-ups try again.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -256,50 +261,6 @@ impl Page {
         Ok(unnamed)
     }
 
-    /// Clicks the element with ARIA `role` and accessible `name` (as a user would find it),
-    /// waiting for it to appear. The click is the element's `click()` run with a user
-    /// gesture, so it activates the page like a real click; a disabled element is an error.
-    pub async fn click_by_name(&self, role: &str, name: &str) -> anyhow::Result<()> {
-        const CLICK: &str = "function () {
-            if (this.disabled || this.getAttribute('aria-disabled') === 'true') {
-                throw new Error('the element is disabled');
-            }
-            this.scrollIntoView({ block: 'center', inline: 'center' });
-            this.click();
-        }";
-        self.call_on_named(role, name, CLICK, json!([]))
-            .await
-            .with_context(|| format!("clicking {role} {name:?}"))
-    }
-
-    /// Types `text` into the field with ARIA `role` and accessible `name`, replacing its
-    /// value, and fires `input` and `change` (through the native value setter, so framework
-    /// bindings see the change).
-    pub async fn fill_by_name(&self, role: &str, name: &str, text: &str) -> anyhow::Result<()> {
-        const FILL: &str = "function (text) {
-            if (this.disabled || this.readOnly) {
-                throw new Error('the element is disabled or read-only');
-            }
-            this.scrollIntoView({ block: 'center', inline: 'center' });
-            this.focus();
-            if (this.isContentEditable) {
-                this.textContent = text;
-            } else {
-                let proto = Object.getPrototypeOf(this), setter;
-                while (proto && !(setter = Object.getOwnPropertyDescriptor(proto, 'value')?.set)) {
-                    proto = Object.getPrototypeOf(proto);
-                }
-                if (!setter) throw new Error('the element has no value to fill');
-                setter.call(this, text);
-            }
-            this.dispatchEvent(new Event('input', { bubbles: true }));
-            this.dispatchEvent(new Event('change', { bubbles: true }));
-        }";
-        self.call_on_named(role, name, FILL, json!([{ "value": text }]))
-            .await
-            .with_context(|| format!("filling {role} {name:?}"))
-    }
-
     /// Closes the tab.
     pub async fn close(&self) -> anyhow::Result<()> {
         self.conn
@@ -311,98 +272,6 @@ impl Page {
             )
             .await?;
         Ok(())
-    }
-
-    /// Runs `function` with `this` = the element found by role and name.
-    async fn call_on_named(
-        &self,
-        role: &str,
-        name: &str,
-        function: &str,
-        arguments: Value,
-    ) -> anyhow::Result<()> {
-        let backend_node_id = self.find_by_name(role, name).await?;
-        let resolved = self
-            .command(
-                "DOM.resolveNode",
-                json!({ "backendNodeId": backend_node_id }),
-            )
-            .await?;
-        let object_id = resolved
-            .pointer("/object/objectId")
-            .and_then(Value::as_str)
-            .context("DOM.resolveNode returned no objectId")?;
-        let called = self
-            .command(
-                "Runtime.callFunctionOn",
-                json!({
-                    "objectId": object_id,
-                    "functionDeclaration": function,
-                    "arguments": arguments,
-                    "awaitPromise": true,
-                    "returnByValue": true,
-                    "userGesture": true,
-                }),
-            )
-            .await;
-        // The handle would otherwise pin the element until the page navigates.
-        let _ = self
-            .command("Runtime.releaseObject", json!({ "objectId": object_id }))
-            .await;
-        remote_value(&called?)?;
-        Ok(())
-    }
-
-    /// The backend DOM node id of the one element with `role` and accessible `name`, waiting
-    /// for it to appear. Two or more such elements are an error at once: a user could not
-    /// tell them apart either.
-    async fn find_by_name(&self, role: &str, name: &str) -> anyhow::Result<i64> {
-        let deadline = Instant::now() + self.timeout;
-        loop {
-            let found = self.query_ax_tree(role, Some(name)).await?;
-            match found.as_slice() {
-                [node] => {
-                    return node
-                        .backend_node_id
-                        .with_context(|| format!("the {role} {name:?} has no DOM node"));
-                }
-                [] => {}
-                many => bail!("{} elements have role {role} and name {name:?}", many.len()),
-            }
-            if Instant::now() + POLL_INTERVAL > deadline {
-                let present: Vec<String> = self
-                    .query_ax_tree(role, None)
-                    .await
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|node| node.name)
-                    .collect();
-                bail!(
-                    "no {role} named {name:?} within {:?}; the page's {role}s are named {present:?}",
-                    self.timeout
-                );
-            }
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
-    }
-
-    /// `Accessibility.queryAXTree` over the whole document (its accessible-name match is
-    /// exact).
-    async fn query_ax_tree(&self, role: &str, name: Option<&str>) -> anyhow::Result<Vec<AxNode>> {
-        // Fetched each time: a navigation replaces the document.
-        let document = self
-            .command("DOM.getDocument", json!({ "depth": 0 }))
-            .await?;
-        let root = document
-            .pointer("/root/backendNodeId")
-            .and_then(Value::as_i64)
-            .context("DOM.getDocument returned no root")?;
-        let mut params = json!({ "backendNodeId": root, "role": role });
-        if let Some(name) = name {
-            params["accessibleName"] = name.into();
-        }
-        let result = self.command("Accessibility.queryAXTree", params).await?;
-        Ok(ax::perceivable_nodes(&result))
     }
 }
 
