@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::Server;
@@ -16,6 +15,7 @@ use serde_json::Value;
 use streamhard_testkit::browser::{Browser, BrowserBuilder, Page};
 use streamhard_testkit::capture::capture_720p;
 use streamhard_testkit::ffprobe::{self, Recording};
+use streamhard_testkit::netns::LanHost;
 use streamhard_testkit::nginx::NginxRtmp;
 
 const PUBLISHER_JS: &str = include_str!("browser/whip_publisher.js");
@@ -338,74 +338,6 @@ async fn chromium_restarts_ice_on_a_live_session_and_the_relay_carries_on() {
     );
 }
 
-/// A network namespace joined to this host by a veth pair: another machine on the LAN.
-/// Made and removed by the test; nothing in it can reach anything but this host.
-struct LanHost {
-    name: String,
-    host_link: String,
-    host_ip: String,
-}
-
-impl LanHost {
-    fn create() -> anyhow::Result<Self> {
-        let id = std::process::id() % 100_000;
-        let octet = 1 + (id % 250);
-        let lan = LanHost {
-            name: format!("sh-lan-{id}"),
-            host_link: format!("shh{id}"),
-            host_ip: format!("10.231.{octet}.1"),
-        };
-        let peer_link = format!("shp{id}");
-        let guest_ip = format!("10.231.{octet}.2/24");
-        let host_cidr = format!("{}/24", lan.host_ip);
-        // Leftovers of a killed run of the same pid would make `add` fail.
-        let _ = run(&["ip", "netns", "del", &lan.name]);
-        let _ = run(&["ip", "link", "del", &lan.host_link]);
-        run(&["ip", "netns", "add", &lan.name])?;
-        run(&[
-            "ip",
-            "link",
-            "add",
-            &lan.host_link,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &peer_link,
-        ])?;
-        run(&["ip", "link", "set", &peer_link, "netns", &lan.name])?;
-        run(&["ip", "addr", "add", &host_cidr, "dev", &lan.host_link])?;
-        run(&["ip", "link", "set", &lan.host_link, "up"])?;
-        let ns = |args: &[&str]| {
-            let mut full = vec!["ip", "netns", "exec", lan.name.as_str()];
-            full.extend_from_slice(args);
-            run(&full)
-        };
-        ns(&["ip", "addr", "add", &guest_ip, "dev", &peer_link])?;
-        ns(&["ip", "link", "set", &peer_link, "up"])?;
-        ns(&["ip", "link", "set", "lo", "up"])?;
-        Ok(lan)
-    }
-}
-
-impl Drop for LanHost {
-    fn drop(&mut self) {
-        let _ = run(&["ip", "netns", "del", &self.name]);
-        let _ = run(&["ip", "link", "del", &self.host_link]);
-    }
-}
-
-fn run(args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new(args[0]).args(&args[1..]).output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "`{}` failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_on_another_host_of_the_lan_publishes_to_a_server_on_all_interfaces() {
     let lan = LanHost::create().unwrap_or_else(|e| {
@@ -422,7 +354,7 @@ async fn chromium_on_another_host_of_the_lan_publishes_to_a_server_on_all_interf
     // Over plain HTTP from another host a page is not a secure context, so getUserMedia would
     // be refused; a real deployment uses HTTPS, the test marks this one origin as secure.
     let browser = chromium()
-        .wrap_command(["ip", "netns", "exec", lan.name.as_str()])
+        .wrap_command(lan.exec_prefix())
         .insecure_origin_as_secure(&origin)
         .launch()
         .await

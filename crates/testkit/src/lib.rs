@@ -7,6 +7,7 @@ pub mod capture;
 pub mod ffprobe;
 pub mod fixtures;
 pub mod flv_source;
+pub mod netns;
 pub mod nginx;
 pub mod pixels;
 pub mod tls_front;
