@@ -182,3 +182,40 @@ async fn a_server_that_stops_reading_costs_dropped_frames_never_a_blocked_push()
     assert_eq!(back.state, DestinationState::Live, "{back:?}");
     spawned.destination.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retrying_destination_says_how_long_until_its_next_attempt() {
+    // Nothing listens here: every attempt is refused at once, then waits its backoff.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let settings = DestinationSettings {
+        backoff_initial: Duration::from_secs(2),
+        backoff_max: Duration::from_secs(4),
+        max_failures: 100,
+        ..settings()
+    };
+    let spawned = spawn(
+        &format!("rtmp://127.0.0.1:{port}/live/KEY"),
+        settings,
+        Headers::default(),
+    );
+    let status = wait_for(&spawned.destination, Duration::from_secs(3), |s| {
+        s.state == DestinationState::Retrying
+    })
+    .await;
+    let first = status
+        .retry_in
+        .expect("a retrying destination has a next attempt");
+    // The first wait is 2 s with jitter: between 1 and 2 s.
+    assert!(first <= Duration::from_secs(2), "{first:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let later = spawned.destination.status();
+    assert_eq!(later.state, DestinationState::Retrying, "{later:?}");
+    assert_eq!(later.reconnects, status.reconnects, "{later:?}");
+    let left = later.retry_in.expect("still retrying");
+    assert!(left < first, "the countdown moves: {first:?} then {left:?}");
+    spawned.destination.stop().await;
+}
