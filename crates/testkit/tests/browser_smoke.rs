@@ -47,6 +47,7 @@ const FORM: &str = r##"<!doctype html>
     <details><summary>More</summary><label>Volume <input id="volume" type="range"></label></details>
     <meter aria-label="Level" min="0" max="1" value="0.25"></meter>
     <button id="go" type="button">Go</button>
+    <label><input id="loud" type="checkbox"> Loud</label>
     <p id="status" role="status" aria-label="Changes"></p>
   </main>
   <script>
@@ -210,6 +211,14 @@ async fn fills_a_form_and_tabs_through_it_like_a_user() -> anyhow::Result<()> {
         .await?;
     assert_eq!(changes, "size=l colour=#ff8000 picture=logo.png:15");
     assert_eq!(page.text_by_name("meter", "Level").await?, "0.25");
+    assert!(!page.is_checked_by_name("checkbox", "Loud").await?);
+    page.set_checked_by_name("checkbox", "Loud", true).await?;
+    page.set_checked_by_name("checkbox", "Loud", true).await?;
+    assert!(page.is_checked_by_name("checkbox", "Loud").await?);
+    assert_eq!(
+        page.texts_of_role("status").await?,
+        ["size=l colour=#ff8000 picture=logo.png:15"]
+    );
 
     // The range is inside a closed <details>: not perceivable until it opens.
     assert_eq!(page.count_by_name("slider", "Volume").await?, 0);

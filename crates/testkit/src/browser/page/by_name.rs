@@ -167,6 +167,59 @@ impl Page {
         }
     }
 
+    /// What each element with ARIA `role` shows (as [`Self::text_by_name`] reads it), in
+    /// document order, named or not: e.g. every `status` or `alert` message on the page.
+    pub async fn texts_of_role(&self, role: &str) -> anyhow::Result<Vec<String>> {
+        let mut texts = Vec::new();
+        for node in self.query_ax_tree(role, None).await? {
+            let Some(id) = node.backend_node_id else {
+                continue;
+            };
+            // The element may go between the query and the read: then it shows nothing.
+            if let Ok(text) = self.call_on_node(id, SHOWN_TEXT, json!([])).await {
+                texts.push(text.as_str().unwrap_or_default().to_owned());
+            }
+        }
+        Ok(texts)
+    }
+
+    /// Whether the checkbox, radio, switch or toggle button with ARIA `role` and accessible
+    /// `name` is on: `checked`, or `aria-checked` / `aria-pressed` = `true`.
+    pub async fn is_checked_by_name(&self, role: &str, name: &str) -> anyhow::Result<bool> {
+        const CHECKED: &str = "function () {
+            if (this instanceof HTMLInputElement && ['checkbox', 'radio'].includes(this.type)) {
+                return this.checked;
+            }
+            return this.getAttribute('aria-checked') === 'true'
+                || this.getAttribute('aria-pressed') === 'true';
+        }";
+        let checked = self
+            .call_on_named(role, name, CHECKED, json!([]))
+            .await
+            .with_context(|| format!("reading whether {role} {name:?} is checked"))?;
+        Ok(checked == true)
+    }
+
+    /// Clicks the control with ARIA `role` and accessible `name` if it is not already in the
+    /// state `on` (see [`Self::is_checked_by_name`]), then checks that it is.
+    pub async fn set_checked_by_name(
+        &self,
+        role: &str,
+        name: &str,
+        on: bool,
+    ) -> anyhow::Result<()> {
+        if self.is_checked_by_name(role, name).await? != on {
+            self.click_by_name(role, name).await?;
+        }
+        let now = self.is_checked_by_name(role, name).await?;
+        anyhow::ensure!(
+            now == on,
+            "{role} {name:?} is still {}",
+            if now { "on" } else { "off" }
+        );
+        Ok(())
+    }
+
     /// Waits until exactly one element with ARIA `role` and accessible `name` is on the page.
     pub async fn wait_for_element(&self, role: &str, name: &str) -> anyhow::Result<()> {
         self.find_by_name(role, name).await.map(drop)
@@ -197,6 +250,17 @@ impl Page {
         arguments: Value,
     ) -> anyhow::Result<Value> {
         let backend_node_id = self.find_by_name(role, name).await?;
+        self.call_on_node(backend_node_id, function, arguments)
+            .await
+    }
+
+    /// Runs `function` with `this` = the element with that backend DOM node id.
+    async fn call_on_node(
+        &self,
+        backend_node_id: i64,
+        function: &str,
+        arguments: Value,
+    ) -> anyhow::Result<Value> {
         let resolved = self
             .command(
                 "DOM.resolveNode",
