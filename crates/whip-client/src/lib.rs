@@ -19,8 +19,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Only `http://` endpoints are supported (reqwest is built without TLS here): tests and
-//! benchmarks talk to a server on the same machine.
+//! reqwest is built without TLS here: tests and benchmarks talk to a server on the same
+//! machine. For an `https://` endpoint, pass a client built with TLS as
+//! [`PublisherOptions::http_client`].
 
 mod driver;
 mod error;

@@ -37,6 +37,10 @@ pub struct PublisherOptions {
     pub http_timeout: Duration,
     /// RTP times of the first frames; `None` picks them at random as RFC 3550 asks.
     pub rtp_offsets: Option<RtpOffsets>,
+    /// The client for the WHIP requests, e.g. one that trusts a test's own CA for an
+    /// `https://` endpoint. `None` builds one with `http_timeout`; a client given here keeps
+    /// its own timeouts.
+    pub http_client: Option<reqwest::Client>,
 }
 
 impl Default for PublisherOptions {
@@ -47,6 +51,7 @@ impl Default for PublisherOptions {
             connect_timeout: Duration::from_secs(10),
             http_timeout: Duration::from_secs(10),
             rtp_offsets: None,
+            http_client: None,
         }
     }
 }
@@ -97,13 +102,16 @@ impl Publisher {
     ) -> Result<Self, WhipError> {
         let endpoint = parse_endpoint(whip_url)?;
         let bearer = bearer_token.map(bearer_header).transpose()?;
-        let http = reqwest::Client::builder()
-            .timeout(options.http_timeout)
-            .build()
-            .map_err(|source| WhipError::Http {
-                request: "client setup",
-                source: source.without_url(),
-            })?;
+        let http = match options.http_client {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .timeout(options.http_timeout)
+                .build()
+                .map_err(|source| WhipError::Http {
+                    request: "client setup",
+                    source: source.without_url(),
+                })?,
+        };
         let socket = UdpSocket::bind(SocketAddr::new(options.bind_ip, 0))
             .await
             .map_err(WhipError::Socket)?;
