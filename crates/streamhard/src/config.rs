@@ -18,6 +18,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once at start: the size of the biggest variant costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server: web UI and API, WHIP ingest, RTMP relay.
@@ -116,9 +118,35 @@ pub enum UserCommand {
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
-    /// Address of the HTTP server (UI, API, WHIP).
+    /// Address of the HTTP server (UI, API, WHIP). It speaks HTTPS with --tls-cert/--tls-key
+    /// or --tls-self-signed.
     #[arg(long, env = "STREAMHARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first).
+    /// Browsers give the camera and microphone only to HTTPS pages (or http://localhost).
+    #[arg(
+        long,
+        env = "STREAMHARD_TLS_CERT",
+        value_name = "PATH",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long,
+        env = "STREAMHARD_TLS_KEY",
+        value_name = "PATH",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a certificate made on first start and kept in
+    /// <data-dir>/tls/ (browsers warn about it once; its fingerprint is logged at start).
+    #[arg(long, env = "STREAMHARD_TLS_SELF_SIGNED")]
+    pub tls_self_signed: bool,
 
     #[command(flatten)]
     pub storage: StorageArgs,
@@ -238,9 +266,24 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
 }
 
 impl ServeArgs {
+    /// Where the HTTPS certificate comes from; `None` serves plain HTTP.
+    pub fn tls(&self) -> Option<crate::tls::TlsSource> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ if self.tls_self_signed => Some(crate::tls::TlsSource::SelfSigned {
+                data_dir: self.storage.data_dir.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// The cookie must be Secure when browsers reach us over HTTPS.
     pub fn cookie_secure(&self) -> bool {
         self.cookie_secure
+            || self.tls().is_some()
             || self
                 .public_url
                 .as_deref()
@@ -290,6 +333,7 @@ mod tests {
             matches!(args.storage.location(), Location::Sqlite(p) if p == std::path::Path::new("data/streamhard.db"))
         );
         assert!(!args.disable_signup && !args.cookie_secure());
+        assert!(args.tls().is_none(), "plain HTTP by default");
         assert_eq!(args.udp_port, 8189);
         assert!(!args.allow_private_destinations);
         assert_eq!(
@@ -392,6 +436,62 @@ mod tests {
         let Command::Serve(args) = cli.command else {
             panic!("serve")
         };
+        assert!(args.cookie_secure());
+    }
+
+    #[test]
+    fn a_tls_certificate_needs_its_key_and_excludes_self_signed() {
+        for partial in [
+            ["--tls-cert", "/etc/sh/cert.pem"],
+            ["--tls-key", "/etc/sh/key.pem"],
+        ] {
+            let err = Cli::try_parse_from(["streamhard", "serve"].into_iter().chain(partial))
+                .unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "{err}"
+            );
+        }
+        let both = [
+            "streamhard",
+            "serve",
+            "--tls-cert",
+            "/etc/sh/cert.pem",
+            "--tls-key",
+            "/etc/sh/key.pem",
+        ];
+        let with_self_signed = both.into_iter().chain(["--tls-self-signed"]);
+        assert!(Cli::try_parse_from(with_self_signed).is_err());
+        let Command::Serve(args) = Cli::try_parse_from(both).unwrap().command else {
+            panic!("serve")
+        };
+        assert!(matches!(
+            args.tls(),
+            Some(crate::tls::TlsSource::Files { cert, key })
+                if cert == std::path::Path::new("/etc/sh/cert.pem")
+                    && key == std::path::Path::new("/etc/sh/key.pem")
+        ));
+        assert!(args.cookie_secure(), "HTTPS makes the cookie Secure");
+    }
+
+    #[test]
+    fn a_self_signed_certificate_lives_in_the_data_dir() {
+        let cli = Cli::try_parse_from([
+            "streamhard",
+            "serve",
+            "--tls-self-signed",
+            "--data-dir",
+            "/srv/sh",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        assert!(matches!(
+            args.tls(),
+            Some(crate::tls::TlsSource::SelfSigned { data_dir }) if data_dir == std::path::Path::new("/srv/sh")
+        ));
         assert!(args.cookie_secure());
     }
 

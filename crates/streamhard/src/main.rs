@@ -1,6 +1,7 @@
 //! `streamhard`: the one binary. `streamhard serve` runs everything with zero configuration.
 
 mod config;
+mod tls;
 mod users;
 
 use std::net::SocketAddr;
@@ -57,6 +58,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let data_dir = &args.storage.data_dir;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    // Before anything binds: a wrong certificate path is reported at once.
+    let tls = args.tls().as_ref().map(tls::prepare).transpose()?;
     let store = Store::open(&args.storage.location())
         .await
         .context("cannot open the database")?;
@@ -114,19 +117,38 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    info!(http = %listener.local_addr()?, udp = %relay.udp_addr(), "streamhard is up");
-    // Tests and scripts read this line to learn the bound ports (useful with port 0).
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    info!(http = %listener.local_addr()?, tls = tls.is_some(), udp = %relay.udp_addr(), "streamhard is up");
+    // Tests and scripts read this line to learn the bound ports (useful with port 0) and
+    // whether the port speaks HTTPS.
     println!(
-        "streamhard: listening http={} udp={}",
+        "streamhard: listening {scheme}={} udp={}",
         listener.local_addr()?,
         relay.udp_addr()
     );
 
     // The peer address feeds login throttling per client address.
-    let app = streamhard_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let app = streamhard_web::app(state)
+        .layer(axum::middleware::map_request(
+            tls::authority::host_from_authority,
+        ))
+        .into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some(identity) => {
+            // `tap_io` changes nothing on the streams: axum provides `ConnectInfo` for the
+            // `Addr` of a listener wrapped this way, and otherwise only for its own TcpListener.
+            use axum::serve::ListenerExt;
+            let listener = tls::TlsListener::new(listener, identity.config)?.tap_io(|_| {});
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
+    }
     info!("shutting down: unpublishing destinations");
     relay.shutdown().await;
     store

@@ -15,7 +15,10 @@ use streamhard_whip_client::{Publisher, PublisherOptions, SendReport};
 /// A running `streamhard serve` on free ports with its own data directory.
 pub struct Server {
     child: Child,
+    /// Base URL: `http://…`, or `https://…` when the server was started with TLS.
     pub http: String,
+    /// Used for the API calls below ([`Server::with_client`] sets one that trusts a test CA).
+    client: reqwest::Client,
     /// Everything the server logged (stderr), for assertions that keys never appear.
     pub log: Arc<Mutex<String>>,
     /// The session cookie of the account that owns the broadcasts created here.
@@ -40,6 +43,16 @@ impl Server {
     /// Starts the server with `--listen listen` (e.g. `0.0.0.0:0` for the LAN).
     pub fn start_on(listen: &str, args: &[&str], env: &[(&str, &Path)]) -> Server {
         let data = tempfile::tempdir().expect("data dir");
+        Self::start_in(data, listen, args, env)
+    }
+
+    /// Starts the server on the data directory of an earlier one ([`Stopped::dir`]).
+    pub fn start_in(
+        data: tempfile::TempDir,
+        listen: &str,
+        args: &[&str],
+        env: &[(&str, &Path)],
+    ) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_streamhard"));
         cmd.args([
             "serve",
@@ -76,24 +89,33 @@ impl Server {
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
         stdout.read_line(&mut line).expect("read the ready line");
-        // "streamhard: listening http=127.0.0.1:PORT udp=127.0.0.1:PORT"
-        let http = line
+        // "streamhard: listening http=127.0.0.1:PORT udp=127.0.0.1:PORT" (https= with TLS)
+        let (scheme, http) = line
             .split_whitespace()
-            .find_map(|w| w.strip_prefix("http="))
-            .unwrap_or_else(|| panic!("no ready line, got {line:?}; log: {}", log.lock().unwrap()))
-            .to_owned();
+            .find_map(|w| {
+                (w.strip_prefix("http=").map(|a| ("http", a)))
+                    .or_else(|| w.strip_prefix("https=").map(|a| ("https", a)))
+            })
+            .unwrap_or_else(|| panic!("no ready line, got {line:?}; log: {}", log.lock().unwrap()));
         // A wildcard listen address is reachable on loopback, as a browser on this host would.
         let http = http
             .replace("0.0.0.0:", "127.0.0.1:")
             .replace("[::]:", "[::1]:");
         Server {
             child,
-            http: format!("http://{http}"),
+            http: format!("{scheme}://{http}"),
+            client: reqwest::Client::new(),
             log,
             session: Default::default(),
             log_reader: Some(log_reader),
             data: Some(data),
         }
+    }
+
+    /// Makes the API calls with `client` (e.g. one that trusts the CA of an HTTPS server).
+    pub fn with_client(mut self, client: reqwest::Client) -> Server {
+        self.client = client;
+        self
     }
 
     /// The server's --data-dir (the SQLite database is in it).
@@ -128,7 +150,8 @@ impl Server {
         if let Some(cookie) = &*session {
             return cookie.clone();
         }
-        let res = reqwest::Client::new()
+        let res = self
+            .client
             .post(format!("{}/api/auth/signup", self.http))
             .header("origin", &self.http)
             .json(&json!({"name": "Test", "email": "owner@example.com", "password": "correct horse battery"}))
@@ -161,7 +184,8 @@ impl Server {
         });
         // Broadcasts belong to accounts; cookie requests must say they come from our origin.
         let cookie = self.session_cookie().await;
-        let res = reqwest::Client::new()
+        let res = self
+            .client
             .post(format!("{}/api/broadcasts", self.http))
             .header("cookie", cookie)
             .header("origin", &self.http)
@@ -179,7 +203,8 @@ impl Server {
     }
 
     pub async fn broadcast(&self, id: &str, token: &str) -> Value {
-        let res = reqwest::Client::new()
+        let res = self
+            .client
             .get(format!("{}/api/broadcasts/{id}", self.http))
             .bearer_auth(token)
             .send()
@@ -190,7 +215,8 @@ impl Server {
     }
 
     pub async fn stop_broadcast(&self, id: &str, token: &str) {
-        let res = reqwest::Client::new()
+        let res = self
+            .client
             .delete(format!("{}/api/broadcasts/{id}", self.http))
             .bearer_auth(token)
             .send()
