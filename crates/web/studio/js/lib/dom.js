@@ -54,9 +54,3 @@ export function field(labelText, control, hint) {
   }
   return h('div', { class: 'field' }, ...parts);
 }
-
-/** A `<select>` from `[value, label]` pairs. */
-export function select(attrs, options, selected) {
-  return h('select', attrs, ...options.map(([value, label]) =>
-    h('option', { value, text: label, selected: value === selected })));
-}

@@ -1,7 +1,7 @@
 // The studio: preview, sources, output, scenes, overlays, destinations, Go live.
 
 import { h } from '../lib/dom.js';
-import { navigate } from '../router.js';
+import { navigate, setLeaveGuard } from '../router.js';
 import { refreshSession } from '../session.js';
 import { Studio } from '../studio/controller.js';
 import { previewView } from '../views/preview.js';
@@ -35,7 +35,11 @@ export async function studioPage(main) {
     }
   };
   window.addEventListener('beforeunload', leave);
+  setLeaveGuard(() => !studio.isLive
+    // eslint-disable-next-line no-alert -- the browser's own dialog is the accessible one here
+    || window.confirm('You are live. Leaving the studio stops the stream on every destination. Leave?'));
   return () => {
+    setLeaveGuard(null);
     window.removeEventListener('beforeunload', leave);
     studio.dispose();
   };

@@ -31,6 +31,7 @@ export class Studio {
     });
     this.compositor = null;
     this.mixer = null;
+    this.timers = [];
     this.tracks = { camera: null, microphone: null, screen: null, screenAudio: null };
     this.saveScene = sceneSaver((error) => this.store.set({
       saved: error ? `Overlay settings were not saved: ${error.message}` : 'Overlay settings saved',
@@ -57,8 +58,11 @@ export class Studio {
     await Promise.all([this.selectCamera(''), this.selectMicrophone('')]);
     await this.refreshDevices();
     navigator.mediaDevices.addEventListener?.('devicechange', () => this.refreshDevices());
-    this.meterTimer = setInterval(() => this.store.set({ levels: this.mixer.readLevels() }), 100);
-    this.statsTimer = setInterval(() => sampleStats(this), 1000);
+    this.every(100, () => this.store.set({ levels: this.mixer.readLevels() }));
+    this.every(1000, () => sampleStats(this));
+    // Browsers may start the audio context suspended until the page is used.
+    const resume = () => this.mixer.resume();
+    for (const type of ['pointerdown', 'keydown']) document.addEventListener(type, resume, { once: true });
   }
 
   /** The program: what the preview plays and what goes out. */
@@ -299,9 +303,14 @@ export class Studio {
     return createObsBroadcast(this);
   }
 
+  /** Runs `fn` every `ms` until the studio is disposed. */
+  every(ms, fn) {
+    this.timers.push(setInterval(fn, ms));
+  }
+
   dispose() {
-    clearInterval(this.meterTimer);
-    clearInterval(this.statsTimer);
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
     this.stop();
     for (const track of Object.values(this.tracks)) track?.stop();
     this.compositor?.stop();

@@ -37,7 +37,9 @@ export function destinationsView(studio) {
   });
   studio.store.set({});
   // Statuses count down ("Retrying in 3 s") between server events.
-  setInterval(() => { for (const [id, c] of cards) c.tick(studio.state.destinations.find((d) => d.uid === id), studio.state); }, 1000);
+  studio.every(1000, () => {
+    for (const [id, c] of cards) c.tick(studio.state.destinations.find((d) => d.uid === id), studio.state);
+  });
 
   return panel('Destinations', h('div', { class: 'row' }, adder.el, add), list, remember.el, rememberHint);
 }

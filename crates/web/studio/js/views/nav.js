@@ -2,7 +2,7 @@
 
 import { h, replace } from '../lib/dom.js';
 import { api } from '../api.js';
-import { navigate } from '../router.js';
+import { navigate, mayLeave } from '../router.js';
 import { session } from '../session.js';
 
 export function renderNav(nav) {
@@ -26,6 +26,7 @@ export function renderNav(nav) {
       class: 'secondary',
       text: 'Log out',
       async onClick() {
+        if (!mayLeave()) return;
         try { await api.logout(); } finally {
           session.set({ user: null, known: true });
           navigate('/login');

@@ -18,39 +18,33 @@ export function sourcesView(studio) {
   const screenLevel = meter('Screen audio level');
   const errors = h('div', { class: 'errors' });
 
+  const alerts = (state) => state.errors.filter((e) => ['camera', 'microphone', 'screen'].includes(e.source));
+  let devicesKey = '';
+  let errorsKey = '';
   const render = (state) => {
-    const label = (d, i, kind) => d.label || `${kind} ${i + 1}`;
-    setOptions(camera.input, [['none', 'No camera'], ...state.cameras.map((d, i) => [d.deviceId, label(d, i, 'Camera')])], state.cameraId);
-    setOptions(microphone.input, [['none', 'No microphone'], ...state.microphones.map((d, i) => [d.deviceId, label(d, i, 'Microphone')])], state.microphoneId);
+    // Rebuild the option lists only when they changed: a rebuild closes an open dropdown.
+    const key = JSON.stringify([state.cameras.map((d) => d.deviceId + d.label),
+      state.microphones.map((d) => d.deviceId + d.label), state.cameraId, state.microphoneId]);
+    if (key !== devicesKey) {
+      devicesKey = key;
+      const label = (d, i, kind) => d.label || `${kind} ${i + 1}`;
+      setOptions(camera.input, [['none', 'No camera'], ...state.cameras.map((d, i) => [d.deviceId, label(d, i, 'Camera')])], state.cameraId);
+      setOptions(microphone.input, [['none', 'No microphone'], ...state.microphones.map((d, i) => [d.deviceId, label(d, i, 'Microphone')])], state.microphoneId);
+    }
     share.textContent = state.sharing ? 'Stop sharing' : 'Share screen';
     mute.setAttribute('aria-pressed', String(state.muted));
     mute.classList.toggle('active', state.muted);
     screenVolume.input.disabled = !state.sharing;
     micLevel.set(state.levels.microphone ?? -60);
     screenLevel.set(state.levels.screen ?? -60);
-    const mine = state.errors.filter((e) => ['camera', 'microphone', 'screen'].includes(e.source));
-    errors.replaceChildren(...mine.map((e) => h('p', { class: 'alert', role: 'alert', text: e.message })));
-  };
-  let devicesKey = '';
-  studio.store.subscribe((state) => {
-    // Rebuild the option lists only when they changed: a rebuild closes an open dropdown.
-    const key = JSON.stringify([state.cameras.map((d) => d.deviceId + d.label), state.microphones.map((d) => d.deviceId + d.label), state.cameraId, state.microphoneId]);
-    if (key !== devicesKey) {
-      devicesKey = key;
-      render(state);
-    } else {
-      share.textContent = state.sharing ? 'Stop sharing' : 'Share screen';
-      mute.setAttribute('aria-pressed', String(state.muted));
-      mute.classList.toggle('active', state.muted);
-      screenVolume.input.disabled = !state.sharing;
-      micLevel.set(state.levels.microphone ?? -60);
-      screenLevel.set(state.levels.screen ?? -60);
-      const mine = state.errors.filter((e) => ['camera', 'microphone', 'screen'].includes(e.source));
-      if (errors.childElementCount !== mine.length) {
-        errors.replaceChildren(...mine.map((e) => h('p', { class: 'alert', role: 'alert', text: e.message })));
-      }
+    const mine = alerts(state);
+    const messages = mine.map((e) => e.message).join('\n');
+    if (messages !== errorsKey) {
+      errorsKey = messages;
+      errors.replaceChildren(...mine.map((e) => h('p', { class: 'alert', role: 'alert', text: e.message })));
     }
-  });
+  };
+  studio.store.subscribe(render);
   render(s);
   return panel('Sources',
     camera.el,
