@@ -4,7 +4,7 @@ import { peakDb, decayed, FLOOR_DB, DECAY_DB_PER_SECOND } from '../studio/js/stu
 import { backoffDelay, MAX_DELAY_MS } from '../studio/js/lib/backoff.js';
 import { preflight } from '../studio/js/studio/preflight.js';
 import { clampBitrate, preset } from '../studio/js/studio/quality.js';
-import { normalizeScene, DEFAULT_SCENE } from '../studio/js/studio/overlays.js';
+import { normalizeScene, DEFAULT_SCENE } from '../studio/js/studio/scene_settings.js';
 import { insecureContextProblem } from '../studio/js/secure_context.js';
 import { duration, bitrate } from '../studio/js/lib/format.js';
 import { keyframeInterval } from '../studio/js/studio/stats.js';
@@ -79,6 +79,39 @@ test('numbers read as a streamer expects', () => {
   assert.equal(duration(3725), '1:02:05');
   assert.equal(bitrate(2_500_000), '2.50 Mb/s');
   assert.equal(bitrate(640_000), '640 kb/s');
-  assert.equal(keyframeInterval([0, 2000, 4000]), 2);
-  assert.equal(keyframeInterval([0]), null);
+  assert.equal(keyframeInterval([[0, 10], [4000, 12]]), 2);
+  assert.equal(keyframeInterval([[0, 10], [1000, 10]]), null);
+  assert.equal(keyframeInterval([[0, 1]]), null);
+});
+
+test('saved layouts, corners and numbers outside what exists fall back to defaults', () => {
+  const s = normalizeScene({ layout: 'evil', corner: 'middle', countdownMinutes: NaN, logo: { position: 'x', size: NaN } });
+  assert.equal(s.layout, DEFAULT_SCENE.layout);
+  assert.equal(s.corner, DEFAULT_SCENE.corner);
+  assert.equal(s.countdownMinutes, DEFAULT_SCENE.countdownMinutes);
+  assert.equal(s.logo.position, DEFAULT_SCENE.logo.position);
+  assert.equal(s.logo.size, DEFAULT_SCENE.logo.size);
+  assert.equal(normalizeScene({ layout: 'pip', countdownMinutes: 500 }).countdownMinutes, 120);
+});
+
+test('scene saves go one at a time and the newest is always the last one sent', async () => {
+  const { sceneSaver } = await import('../studio/js/studio/settings.js');
+  const sent = [];
+  let release;
+  const save = (scene) => new Promise((resolve) => { sent.push(scene.n); release = resolve; });
+  const saver = sceneSaver(() => {}, save);
+  const tick = () => new Promise((r) => setTimeout(r, 0));
+  saver({ n: 1 });
+  const done = saver.flush();
+  saver({ n: 2 });
+  saver({ n: 3 });
+  saver.flush(); // while 1 is in flight: nothing more is sent yet
+  await tick();
+  assert.deepEqual(sent, [1]);
+  release();
+  await tick();
+  assert.deepEqual(sent, [1, 3]);
+  release();
+  await done;
+  assert.deepEqual(sent, [1, 3]);
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextLabel, newDestination, fullUrl, problem, persist, restore, statusText } from '../studio/js/studio/destinations.js';
+import { nextLabel, newDestination, fullUrl, problem, persist, restore } from '../studio/js/studio/destinations.js';
+import { statusText, humanReason } from '../studio/js/studio/status_words.js';
 
 class MemoryStorage {
   constructor() { this.map = new Map(); }
@@ -51,6 +52,15 @@ test('garbage in storage restores nothing', () => {
 test('server states read as words', () => {
   assert.equal(statusText(null), 'Not live');
   assert.equal(statusText({ state: 'live' }), 'Live');
-  assert.equal(statusText({ state: 'failed', last_error: 'the server refused the stream key' }), 'Failed: the server refused the stream key');
+  assert.equal(statusText({ state: 'failed', last_error: 'something new' }), 'Failed: something new');
+  assert.equal(statusText({ state: 'failed', last_error: 'RTMP: the server refused publish: NetStream.Publish.BadName' }),
+    'Failed: the platform refused this stream key, or it is already in use');
   assert.equal(statusText({ state: 'retrying', retry_at_ms: 10_000 }, 7_100), 'Retrying in 3 s');
+});
+
+test('operator errors become what they mean for a streamer', () => {
+  assert.match(humanReason('connection failed: Connection refused (os error 111)'), /check the server URL/);
+  assert.match(humanReason('TLS handshake failed: invalid peer certificate'), /RTMPS/);
+  assert.match(humanReason('connect timed out after 10 s'), /in time/);
+  assert.equal(humanReason(null), '');
 });

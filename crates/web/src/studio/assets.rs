@@ -65,7 +65,12 @@ impl Assets {
                 })
             }
             Self::Disk(root) => {
-                let full = root.join(safe_relative(path)?);
+                // A symbolic link inside the directory must not lead out of it.
+                let root = root.canonicalize().ok()?;
+                let full = root.join(safe_relative(path)?).canonicalize().ok()?;
+                if !full.starts_with(&root) {
+                    return None;
+                }
                 let meta = std::fs::metadata(&full).ok()?;
                 if !meta.is_file() || meta.len() > MAX_DISK_FILE {
                     return None;
@@ -172,6 +177,16 @@ mod tests {
             content_type("js/a.js"),
             Some("text/javascript; charset=utf-8")
         );
+    }
+
+    #[test]
+    fn a_link_out_of_the_disk_directory_is_not_followed() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.js"), "secret").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.js"), dir.path().join("a.js"))
+            .unwrap();
+        assert!(Assets::from_dir(dir.path()).get("a.js").is_none());
     }
 
     #[test]

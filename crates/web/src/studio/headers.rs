@@ -8,7 +8,7 @@ use super::assets::File;
 /// `mediastream:`/`blob:` media the program preview and the local recording; workers are our
 /// own modules. Nothing may frame the page, and forms only post here.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; \
+     style-src 'self'; img-src 'self' blob:; media-src 'self' blob: mediastream:; \
      connect-src 'self'; worker-src 'self'; font-src 'self'; manifest-src 'self'; \
      form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 

@@ -32,15 +32,32 @@ export function navigate(path, { replace = false } = {}) {
   return render();
 }
 
+let generation = 0;
+
+/**
+ * Renders the page for the current path into a container of its own. A page still loading
+ * when the next navigation starts renders into its detached container, unseen, and is cleaned
+ * up as soon as it finishes.
+ */
 export async function render() {
+  const mine = ++generation;
   const main = document.getElementById('main');
-  if (typeof current === 'function') await current();
+  const cleanup = current;
   current = null;
+  if (typeof cleanup === 'function') await cleanup();
+  if (mine !== generation) return;
   const path = location.pathname;
   shownPath = path;
   const page = routes.get(path) || routes.get('/');
-  main.replaceChildren();
-  current = await page(main);
+  const container = document.createElement('div');
+  container.className = 'page';
+  main.replaceChildren(container);
+  const result = await page(container);
+  if (mine !== generation) {
+    if (typeof result === 'function') await result();
+    return;
+  }
+  current = result;
   main.focus({ preventScroll: true });
 }
 

@@ -20,8 +20,14 @@ export async function studioPage(main) {
     return null;
   }
   const studio = new Studio();
-  main.append(h('p', { class: 'loading', text: 'Starting the studio…' }));
-  await studio.init();
+  main.append(h('p', { class: 'loading', role: 'status', text: 'Starting the studio…' }));
+  try {
+    await studio.init();
+  } catch (error) {
+    studio.dispose();
+    main.replaceChildren(h('p', { class: 'alert', role: 'alert', text: `The studio could not start: ${error.message}` }));
+    return null;
+  }
   main.replaceChildren(h('h1', { class: 'visually-hidden', text: 'Studio' }),
     h('div', { class: 'studio' },
       h('div', { class: 'stage' }, previewView(studio), goLiveView(studio), statsView(studio)),

@@ -8,7 +8,9 @@ export class Broadcast {
   /** @param {{id: string, whip_url: string, token: string}} created */
   constructor(created) {
     this.id = created.id;
-    this.whipUrl = new URL(created.whip_url, location.href).href;
+    // The page publishes to its own origin (the CSP allows no other): a whip_url made for a
+    // --public-url this page was not opened from keeps only its path.
+    this.whipUrl = new URL(new URL(created.whip_url, location.href).pathname, location.origin).href;
     this.token = created.token;
     this.source = null;
   }

@@ -29,6 +29,7 @@ export class Compositor {
     this.track = this.mode === 'insertable' ? this.#startInsertable() : this.#startCanvas();
     this.worker.addEventListener('message', (event) => {
       if (event.data.type === 'want-frames') this.#postBitmaps();
+      if (event.data.type === 'error') console.warn('compositor: a frame was skipped:', event.data.message);
     });
   }
 

@@ -11,7 +11,8 @@
 // an OffscreenCanvas whose placeholder canvas the page captures with captureStream().
 
 import { placements, fitRect, isSlate } from './scenes.js';
-import { drawOverlays, normalizeScene, BACKGROUND, BAR_TOP } from './overlays.js';
+import { drawOverlays, BACKGROUND, BAR_TOP } from './overlays.js';
+import { normalizeScene } from './scene_settings.js';
 
 /** A frame more than this many intervals late is skipped rather than drawn late. */
 const MAX_BEHIND_FRAMES = 2;
@@ -30,7 +31,7 @@ let epoch = 0;
 let bitmapSources = false;
 /** @type {Map<string, {frame: VideoFrame|ImageBitmap|null, reader?: ReadableStreamDefaultReader}>} */
 const sources = new Map();
-const counters = { drawn: 0, skipped: 0, dropped: 0 };
+const counters = { drawn: 0, skipped: 0, dropped: 0, errors: 0 };
 
 self.onmessage = (event) => {
   const message = event.data;
@@ -133,10 +134,18 @@ function schedule() {
 
 function tick() {
   frameIndex += 1;
-  if (bitmapSources) self.postMessage({ type: 'want-frames' });
-  draw();
-  emit();
-  schedule();
+  try {
+    if (bitmapSources) self.postMessage({ type: 'want-frames' });
+    draw();
+    emit();
+  } catch (error) {
+    // One bad frame (a closed source frame, an undrawable logo) must never stop the clock:
+    // the stream would freeze while the page looks fine.
+    counters.errors += 1;
+    if (counters.errors <= 3) self.postMessage({ type: 'error', message: String(error?.message ?? error) });
+  } finally {
+    schedule();
+  }
 }
 
 function draw() {
@@ -155,6 +164,7 @@ function draw() {
     });
     for (const place of layout) {
       const image = place.source === 'camera' ? camera : screen;
+      if (!image) continue;
       const sw = image.displayWidth ?? image.width;
       const sh = image.displayHeight ?? image.height;
       if (!sw || !sh) continue;

@@ -9,6 +9,7 @@ import { preset, clampBitrate } from './quality.js';
 import { loadScene, loadLogo, logoProblem, sceneSaver } from './settings.js';
 import { newDestination, persist, restore, rememberEnabled } from './destinations.js';
 import { isSlate } from './scenes.js';
+import { normalizeScene } from './scene_settings.js';
 import { api } from '../api.js';
 import { runPreflight, goLive, stopLive, sampleStats, createObsBroadcast } from './live.js';
 
@@ -19,7 +20,6 @@ export class Studio {
       cameraId: '', microphoneId: '',
       sharing: false, muted: false,
       volumes: { microphone: 1, screen: 1 },
-      levels: {},
       presetId: '720p30', bitrateKbps: 2500,
       scene: null, logoUrl: null, saved: '',
       destinations: restore(), remember: rememberEnabled(),
@@ -33,6 +33,14 @@ export class Studio {
     this.mixer = null;
     this.timers = [];
     this.tracks = { camera: null, microphone: null, screen: null, screenAudio: null };
+    /** Audio levels, 10 times a second: a store of their own so only the meters re-render. */
+    this.levels = createStore({});
+    /** The latest device request per source: an older open that resolves late is discarded. */
+    this.requests = { camera: 0, microphone: 0 };
+    this.disposed = false;
+    /** Counts Go live attempts; Stop moves it on, so an attempt in flight knows it was cancelled. */
+    this.liveAttempt = 0;
+    this.cleanups = [];
     this.saveScene = sceneSaver((error) => this.store.set({
       saved: error ? `Overlay settings were not saved: ${error.message}` : 'Overlay settings saved',
     }));
@@ -54,15 +62,31 @@ export class Studio {
     this.compositor = new Compositor(this.output);
     this.mixer = new Mixer();
     this.#pushScene();
-    if (logo) await this.#showLogo(logo);
+    if (logo) {
+      // A saved logo this browser cannot decode must not keep the studio from opening.
+      await this.#showLogo(logo).catch(() => {
+        this.#showLogo(null);
+        this.setError('logo', 'Your saved logo could not be read by this browser. Upload it again, or another image.');
+      });
+    }
+    if (!navigator.mediaDevices) {
+      // Only in an insecure context; the page's banner explains what to do.
+      this.setError('camera', 'This page is not in a secure context, so the browser offers no camera or microphone. Open it over HTTPS.');
+      return;
+    }
     await Promise.all([this.selectCamera(''), this.selectMicrophone('')]);
     await this.refreshDevices();
-    navigator.mediaDevices.addEventListener?.('devicechange', () => this.refreshDevices());
-    this.every(100, () => this.store.set({ levels: this.mixer.readLevels() }));
+    this.#listen(navigator.mediaDevices, 'devicechange', () => this.refreshDevices());
+    this.every(100, () => this.levels.set({ microphone: -60, screen: -60, ...this.mixer.readLevels() }));
     this.every(1000, () => sampleStats(this));
     // Browsers may start the audio context suspended until the page is used.
     const resume = () => this.mixer.resume();
-    for (const type of ['pointerdown', 'keydown']) document.addEventListener(type, resume, { once: true });
+    for (const type of ['pointerdown', 'keydown']) this.#listen(document, type, resume);
+  }
+
+  #listen(target, type, fn) {
+    target.addEventListener(type, fn);
+    this.cleanups.push(() => target.removeEventListener(type, fn));
   }
 
   /** The program: what the preview plays and what goes out. */
@@ -71,6 +95,7 @@ export class Studio {
   }
 
   async refreshDevices() {
+    if (!navigator.mediaDevices) return;
     const { cameras, microphones } = await listDevices();
     const cameraId = this.tracks.camera?.getSettings().deviceId ?? this.state.cameraId;
     const microphoneId = this.tracks.microphone?.getSettings().deviceId ?? this.state.microphoneId;
@@ -83,13 +108,19 @@ export class Studio {
 
   /** `deviceId` '' = the default, 'none' = no camera. The program track stays the same. */
   async selectCamera(deviceId) {
+    const request = ++this.requests.camera;
     this.tracks.camera?.stop();
     this.tracks.camera = null;
     this.compositor.setSource('camera', null);
     this.store.set({ cameraId: deviceId });
     if (deviceId === 'none') return this.setError('camera', null);
     try {
-      this.tracks.camera = await openCamera(deviceId, this.output);
+      const track = await openCamera(deviceId, this.output);
+      if (request !== this.requests.camera || this.disposed) {
+        track.stop(); // a newer choice (or leaving the page) overtook this one
+        return;
+      }
+      this.tracks.camera = track;
       this.compositor.setSource('camera', this.tracks.camera);
       this.store.set({ cameraId: this.tracks.camera.getSettings().deviceId ?? deviceId });
       this.setError('camera', null);
@@ -99,13 +130,19 @@ export class Studio {
   }
 
   async selectMicrophone(deviceId) {
+    const request = ++this.requests.microphone;
     this.tracks.microphone?.stop();
     this.tracks.microphone = null;
     this.mixer.setSource('microphone', null);
     this.store.set({ microphoneId: deviceId });
     if (deviceId === 'none') return this.setError('microphone', null);
     try {
-      this.tracks.microphone = await openMicrophone(deviceId);
+      const track = await openMicrophone(deviceId);
+      if (request !== this.requests.microphone || this.disposed) {
+        track.stop();
+        return;
+      }
+      this.tracks.microphone = track;
       this.mixer.setSource('microphone', this.tracks.microphone);
       this.mixer.setMuted('microphone', this.state.muted);
       this.mixer.setVolume('microphone', this.state.volumes.microphone);
@@ -182,10 +219,11 @@ export class Studio {
 
   /** Merges `patch` into the scene (nested objects one level deep), shows it, saves it. */
   updateScene(patch) {
-    const scene = { ...this.state.scene };
+    const merged = { ...this.state.scene };
     for (const [key, value] of Object.entries(patch)) {
-      scene[key] = value && typeof value === 'object' ? { ...scene[key], ...value } : value;
+      merged[key] = value && typeof value === 'object' ? { ...merged[key], ...value } : value;
     }
+    const scene = normalizeScene(merged);
     const slateChanged = 'layout' in patch || 'countdownMinutes' in patch;
     const slateUntil = slateChanged
       ? (isSlate(scene.layout) && scene.countdownMinutes > 0 ? Date.now() + scene.countdownMinutes * 60000 : null)
@@ -209,6 +247,13 @@ export class Studio {
   async setLogo(file) {
     const why = logoProblem(file);
     if (why) return this.setError('logo', why);
+    try {
+      // Decode first: an image this browser cannot draw is refused before it is saved.
+      const bitmap = await createImageBitmap(file);
+      bitmap.close();
+    } catch {
+      return this.setError('logo', 'This image could not be read. Save it again as PNG or JPEG and retry.');
+    }
     try {
       await api.uploadLogo(file);
       await this.#showLogo(file);
@@ -309,8 +354,14 @@ export class Studio {
   }
 
   dispose() {
+    this.disposed = true;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    for (const cleanup of this.cleanups) cleanup();
+    this.cleanups = [];
+    this.saveScene.flush();
+    if (this.state.logoUrl) URL.revokeObjectURL(this.state.logoUrl);
+    if (this.state.recording) URL.revokeObjectURL(this.state.recording.url);
     this.stop();
     for (const track of Object.values(this.tracks)) track?.stop();
     this.compositor?.stop();

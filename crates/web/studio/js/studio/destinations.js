@@ -110,21 +110,3 @@ export function restore(storage = globalThis.localStorage) {
     return [];
   }
 }
-
-/** A destination's server-side state as words on its card. */
-export function statusText(view, now = Date.now()) {
-  if (!view) return 'Not live';
-  switch (view.state) {
-    case 'connecting': return 'Connecting…';
-    case 'live': return 'Live';
-    case 'stalled': return 'Stalled';
-    case 'retrying': {
-      const seconds = view.retry_at_ms ? Math.max(0, Math.ceil((view.retry_at_ms - now) / 1000)) : null;
-      const why = view.last_error ? ` (${view.last_error})` : '';
-      return seconds === null ? `Retrying${why}` : `Retrying in ${seconds} s${why}`;
-    }
-    case 'failed': return `Failed: ${view.last_error || 'the server gave up on this destination'}`;
-    case 'stopped': return 'Stopped';
-    default: return view.state;
-  }
-}

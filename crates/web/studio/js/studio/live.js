@@ -28,22 +28,36 @@ export async function runPreflight(studio) {
   return result;
 }
 
-/** @param {Studio} studio */
+/**
+ * Goes live. Every await may be overtaken by Stop or by leaving the page: `stale()` says so,
+ * and whatever this attempt made by then is torn down by `stopLive`, never left running.
+ * @param {Studio} studio
+ */
 export async function goLive(studio) {
   studio.mixer.resume();
   if (studio.isLive) return;
+  const attempt = ++studio.liveAttempt;
+  const stale = () => attempt !== studio.liveAttempt || studio.disposed;
+  if (studio.state.recording) URL.revokeObjectURL(studio.state.recording.url);
   studio.store.set({ phase: 'connecting', connectionDetail: '', recording: null });
   studio.setError('live', null);
-  if (!(await runPreflight(studio)).ok) {
+  const checked = await runPreflight(studio);
+  if (stale()) return;
+  if (!checked.ok) {
     studio.store.set({ phase: 'offline' });
     return;
   }
   try {
     const enabled = studio.state.destinations.filter((d) => d.enabled);
-    studio.broadcast = await Broadcast.create(enabled);
-    const { id, whipUrl, token } = studio.broadcast;
+    const broadcast = await Broadcast.create(enabled);
+    if (stale()) {
+      await broadcast.stop();
+      return;
+    }
+    studio.broadcast = broadcast;
+    const { id, whipUrl, token } = broadcast;
     studio.store.set({ broadcast: { id, whipUrl, token } });
-    studio.broadcast.watch((view) => onView(studio, view));
+    broadcast.watch((view) => onView(studio, view), () => studio.store.set({ statusStale: true }));
     studio.sendStats = new SendStats();
     studio.publisher = new Publisher({
       whipUrl,
@@ -55,17 +69,15 @@ export async function goLive(studio) {
       onState: (phase, detail) => onPublisherState(studio, phase, detail),
     });
     await studio.publisher.start();
+    if (stale()) return;
     studio.store.set({ startedAt: Date.now() });
     if (studio.state.recordLocally) {
       studio.recorder = new LocalRecorder(studio.program);
       studio.recorder.start();
     }
   } catch (error) {
-    await studio.publisher?.stop().catch(() => {});
-    await studio.broadcast?.stop();
-    studio.publisher = null;
-    studio.broadcast = null;
-    studio.store.set({ phase: 'offline', broadcast: null, view: null });
+    if (stale()) return;
+    await stopLive(studio);
     studio.setError('live', `Could not go live: ${error.message}`);
   }
 }
@@ -86,7 +98,7 @@ function onView(studio, view) {
   for (const d of view.destinations) {
     if (d.retry_in_ms !== null && d.retry_in_ms !== undefined) d.retry_at_ms = now + d.retry_in_ms;
   }
-  studio.store.set({ view });
+  studio.store.set({ view, statusStale: false });
   if (view.state === 'ended' && studio.isLive && studio.state.phase !== 'connecting') {
     studio.setError('live', 'The broadcast was ended on the server.');
     stopLive(studio);
@@ -95,6 +107,7 @@ function onView(studio, view) {
 
 /** @param {Studio} studio */
 export async function stopLive(studio) {
+  studio.liveAttempt += 1; // a Go live still on its way gives up at its next step
   const { publisher, broadcast } = studio;
   studio.publisher = null;
   studio.broadcast = null;

@@ -11,51 +11,6 @@ export const BAR_BOTTOM = 0.95;
 export const TICKER_HEIGHT = 0.06;
 export const BACKGROUND = '#111318';
 
-/** What a new user starts with; also the shape saved on the server. */
-export const DEFAULT_SCENE = Object.freeze({
-  layout: 'camera',
-  corner: 'bottom-right',
-  countdownMinutes: 5,
-  bar: { show: false, text: '', color: '#1f6feb', textColor: '#ffffff' },
-  title: { show: false, title: '', subtitle: '' },
-  logo: { position: 'top-right', size: 12 },
-  clock: { show: false },
-  ticker: { show: false, text: '' },
-});
-
-/** `saved` from the server merged over the defaults, field by field, ignoring junk. */
-export function normalizeScene(saved) {
-  const s = saved && typeof saved === 'object' ? saved : {};
-  const pick = (obj, key, type, fallback) => (obj && typeof obj[key] === type ? obj[key] : fallback);
-  const color = (value, fallback) => (typeof value === 'string' && /^#[0-9a-f]{6}$/i.test(value) ? value : fallback);
-  const d = DEFAULT_SCENE;
-  return {
-    layout: pick(s, 'layout', 'string', d.layout),
-    corner: pick(s, 'corner', 'string', d.corner),
-    countdownMinutes: Math.min(120, Math.max(0, pick(s, 'countdownMinutes', 'number', d.countdownMinutes))),
-    bar: {
-      show: pick(s.bar, 'show', 'boolean', d.bar.show),
-      text: pick(s.bar, 'text', 'string', d.bar.text).slice(0, 200),
-      color: color(s.bar?.color, d.bar.color),
-      textColor: color(s.bar?.textColor, d.bar.textColor),
-    },
-    title: {
-      show: pick(s.title, 'show', 'boolean', d.title.show),
-      title: pick(s.title, 'title', 'string', d.title.title).slice(0, 200),
-      subtitle: pick(s.title, 'subtitle', 'string', d.title.subtitle).slice(0, 200),
-    },
-    logo: {
-      position: pick(s.logo, 'position', 'string', d.logo.position),
-      size: Math.min(40, Math.max(4, pick(s.logo, 'size', 'number', d.logo.size))),
-    },
-    clock: { show: pick(s.clock, 'show', 'boolean', d.clock.show) },
-    ticker: {
-      show: pick(s.ticker, 'show', 'boolean', d.ticker.show),
-      text: pick(s.ticker, 'text', 'string', d.ticker.text).slice(0, 500),
-    },
-  };
-}
-
 const FONT = 'system-ui, "Segoe UI", Roboto, sans-serif';
 
 /**
@@ -63,7 +18,7 @@ const FONT = 'system-ui, "Segoe UI", Roboto, sans-serif';
  * @param {CanvasRenderingContext2D|OffscreenCanvasRenderingContext2D} ctx
  * @param {number} width
  * @param {number} height
- * @param {ReturnType<typeof normalizeScene>} scene
+ * @param {import('./scene_settings.js').Scene} scene
  * @param {{now: number, elapsed: number, logo?: ImageBitmap|null, slateUntil?: number|null}} time
  *   `now` wall-clock ms (the clock), `elapsed` monotonic ms (the ticker), `slateUntil` the end
  *   of the slate's countdown in wall-clock ms

@@ -77,6 +77,9 @@ export class Publisher {
 
   async #newSession() {
     this.pc?.close();
+    // The old session, if the server still has it, is ended first (RFC 9725 §4.2): the new
+    // one takes over the broadcast either way.
+    await this.whip.close();
     const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceCandidatePoolSize: 0 });
     this.pc = pc;
     const video = pc.addTransceiver(this.options.video, { direction: 'sendonly' });
@@ -84,11 +87,18 @@ export class Publisher {
     preferH264(video);
     await configureVideoSender(video.sender, this.options.bitrateKbps, this.options.frameRate);
     pc.addEventListener('connectionstatechange', () => this.#onConnectionState(pc));
-    this.whip = new WhipClient(this.options.whipUrl, this.options.token);
-    await this.whip.publish(pc);
+    const whip = new WhipClient(this.options.whipUrl, this.options.token);
+    this.whip = whip;
+    await whip.publish(pc);
+    if (this.stopped) {
+      // Stop was pressed while the offer was on its way: end what the server just made.
+      await whip.close();
+      pc.close();
+    }
   }
 
   #setState(state, detail) {
+    if (this.stopped && state !== 'stopped') return;
     this.state = state;
     this.options.onState(state, detail);
   }

@@ -2,7 +2,7 @@
 // not secrets, and a streamer expects them on any machine they log in from).
 
 import { api, ApiError } from '../api.js';
-import { normalizeScene } from './overlays.js';
+import { normalizeScene } from './scene_settings.js';
 
 const SAVE_AFTER_MS = 500;
 export const LOGO_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
@@ -30,23 +30,38 @@ export function logoProblem(file) {
   return null;
 }
 
-/** Debounced saving: the last change wins; `onSaved(error|null)` reports each save. */
-export function sceneSaver(onSaved) {
+/**
+ * Debounced saving: the last change wins, one request at a time (so an older save can never
+ * land after a newer one); `onSaved(error|null)` reports each save. `.flush()` sends a pending
+ * change at once (leaving the page).
+ */
+export function sceneSaver(onSaved, save = (scene) => api.saveStudioSettings(scene)) {
   let timer = 0;
   let pending = null;
-  const flush = async () => {
+  let inFlight = null;
+  const send = async () => {
+    clearTimeout(timer);
+    if (inFlight || pending === null) return;
     const scene = pending;
     pending = null;
-    try {
-      await api.saveStudioSettings(scene);
-      onSaved(null);
-    } catch (error) {
-      onSaved(error instanceof ApiError ? error : new ApiError(0, 'unreachable', String(error)));
-    }
+    inFlight = (async () => {
+      try {
+        await save(scene);
+        onSaved(null);
+      } catch (error) {
+        onSaved(error instanceof ApiError ? error : new ApiError(0, 'unreachable', String(error)));
+      }
+    })();
+    await inFlight;
+    inFlight = null;
+    // A change made while that save was on its way goes next.
+    if (pending !== null) await send();
   };
-  return (scene) => {
+  const queue = (scene) => {
     pending = scene;
     clearTimeout(timer);
-    timer = setTimeout(flush, SAVE_AFTER_MS);
+    timer = setTimeout(send, SAVE_AFTER_MS);
   };
+  queue.flush = send;
+  return queue;
 }

@@ -5,8 +5,8 @@
 export class SendStats {
   constructor() {
     this.previous = null;
-    /** Times (ms) at which the count of encoded keyframes went up. */
-    this.keyframeTimes = [];
+    /** `[time ms, keyframes encoded]`, the last ~10 s. */
+    this.keyframeSamples = [];
   }
 
   /** @param {RTCRtpSender} sender */
@@ -21,10 +21,8 @@ export class SendStats {
     let bitrateBps = 0;
     if (this.previous && now > this.previous.timestamp) {
       bitrateBps = ((video.bytesSent - this.previous.bytesSent) * 8 * 1000) / (now - this.previous.timestamp);
-      if ((video.keyFramesEncoded ?? 0) > (this.previous.keyFramesEncoded ?? 0)) {
-        this.keyframeTimes.push(now);
-        if (this.keyframeTimes.length > 6) this.keyframeTimes.shift();
-      }
+      this.keyframeSamples.push([now, video.keyFramesEncoded ?? 0]);
+      while (this.keyframeSamples.length > 11) this.keyframeSamples.shift();
     }
     this.previous = video;
     return {
@@ -32,15 +30,21 @@ export class SendStats {
       height: video.frameHeight ?? 0,
       fps: video.framesPerSecond ?? 0,
       bitrateBps,
-      keyframeIntervalS: keyframeInterval(this.keyframeTimes),
+      keyframeIntervalS: keyframeInterval(this.keyframeSamples),
       encoder: video.encoderImplementation ?? '',
       limitedBy: video.qualityLimitationReason ?? 'none',
     };
   }
 }
 
-/** The mean gap between keyframes in seconds, or null before two have been seen. */
-export function keyframeInterval(times) {
-  if (times.length < 2) return null;
-  return (times[times.length - 1] - times[0]) / (times.length - 1) / 1000;
+/**
+ * The mean gap between keyframes in seconds over the samples' window: elapsed time over the
+ * keyframes encoded in it. Null until the window holds one.
+ * @param {[number, number][]} samples `[time ms, keyframes encoded so far]`
+ */
+export function keyframeInterval(samples) {
+  if (samples.length < 2) return null;
+  const [t0, k0] = samples[0];
+  const [t1, k1] = samples[samples.length - 1];
+  return k1 > k0 ? (t1 - t0) / (k1 - k0) / 1000 : null;
 }

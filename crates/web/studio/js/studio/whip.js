@@ -3,6 +3,8 @@
 // gathered within a short wait, which on a LAN or localhost is all of them.
 
 const GATHER_WAIT_MS = 1500;
+/** An answer (or a restart's answer) that takes longer than this is not coming. */
+const REQUEST_TIMEOUT_MS = 10000;
 
 export class WhipError extends Error {
   constructor(status, message) {
@@ -61,9 +63,12 @@ export class WhipClient {
       method: 'POST',
       headers: this.#headers({ 'Content-Type': 'application/sdp' }),
       body: pc.localDescription.sdp,
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     if (response.status !== 201) throw new WhipError(response.status, await readError(response));
-    this.location = new URL(response.headers.get('Location'), this.url).href;
+    const location = response.headers.get('Location');
+    if (!location) throw new WhipError(502, 'the server answered without the session\'s Location');
+    this.location = new URL(location, this.url).href;
     this.etag = response.headers.get('ETag');
     this.answer = await response.text();
     await pc.setRemoteDescription({ type: 'answer', sdp: this.answer });
@@ -94,6 +99,7 @@ export class WhipClient {
       method: 'PATCH',
       headers: this.#headers({ 'Content-Type': 'application/trickle-ice-sdpfrag', 'If-Match': '*' }),
       body: fragment,
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     if (response.status !== 200) throw new WhipError(response.status, await readError(response));
     this.etag = response.headers.get('ETag');
@@ -122,7 +128,9 @@ export class WhipClient {
     if (!this.location) return;
     const location = this.location;
     this.location = null;
-    await fetch(location, { method: 'DELETE', headers: this.#headers(), keepalive: true }).catch(() => {});
+    await fetch(location, {
+      method: 'DELETE', headers: this.#headers(), keepalive: true, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    }).catch(() => {});
   }
 }
 

@@ -4,7 +4,7 @@
 import { h, uid } from '../lib/dom.js';
 import { dropdown, checkbox, panel } from './controls.js';
 import { PLATFORMS, platform } from '../studio/platforms.js';
-import { statusText } from '../studio/destinations.js';
+import { statusText } from '../studio/status_words.js';
 
 export function destinationsView(studio) {
   const adder = dropdown('Platform to add', PLATFORMS.map((p) => [p.id, p.name]), 'twitch', () => {});
@@ -22,8 +22,11 @@ export function destinationsView(studio) {
     const uids = s.destinations.map((d) => d.uid);
     for (const [id, c] of cards) {
       if (!uids.includes(id)) {
+        // Focus would fall to the page's body: keep it where the streamer was working.
+        const hadFocus = c.el.contains(document.activeElement);
         c.el.remove();
         cards.delete(id);
+        if (hadFocus) add.focus();
       }
     }
     for (const d of s.destinations) {
@@ -51,16 +54,18 @@ function card(studio, d) {
   server.addEventListener('input', () => studio.updateDestination(d.uid, { serverUrl: server.value }));
   const key = h('input', { type: 'password', id: uid('key'), value: d.key, 'aria-label': `${label} stream key`, autocomplete: 'off', spellcheck: 'false' });
   key.addEventListener('input', () => studio.updateDestination(d.uid, { key: key.value }));
+  // A toggle: its name stays "Show … stream key" and aria-pressed says whether it is shown.
   const reveal = h('button', { type: 'button', class: 'secondary small', 'aria-pressed': 'false', 'aria-label': `Show ${label} stream key`, text: 'Show' });
   reveal.addEventListener('click', () => {
     const shown = key.type === 'password';
     key.type = shown ? 'text' : 'password';
     reveal.setAttribute('aria-pressed', String(shown));
-    reveal.textContent = shown ? 'Hide' : 'Show';
   });
   const enabled = checkbox(`${label} enabled`, d.enabled, (on) => studio.updateDestination(d.uid, { enabled: on }));
   const remove = h('button', { type: 'button', class: 'danger small', 'aria-label': `Remove ${label}`, text: 'Remove', onClick: () => studio.removeDestination(d.uid) });
   const addLive = h('button', { type: 'button', class: 'small', text: `Add ${label} to the live stream`, hidden: true, onClick: () => studio.addToLive(d.uid) });
+  // Changes of state are announced; the per-second countdown is not (aria-live off while
+  // retrying), or a screen reader would read it every second.
   const status = h('output', { class: 'dest-status', 'aria-label': `${label} status`, role: 'status', text: 'Not live' });
   const error = h('p', { class: 'alert', role: 'alert', hidden: true });
   const legendId = uid('dl');
@@ -72,10 +77,9 @@ function card(studio, d) {
     h('div', { class: 'row' }, enabled.el, status, addLive, remove),
     error);
 
-  const text = (dest, s) => {
+  const text = (dest) => {
     const view = studio.serverDestination(dest);
     if (view) return statusText(view);
-    if (studio.isLive && !dest.enabled) return 'Not in this broadcast';
     return studio.isLive ? 'Not in this broadcast' : 'Not live';
   };
   return {
@@ -86,14 +90,17 @@ function card(studio, d) {
       if (document.activeElement !== key && key.value !== dest.key) key.value = dest.key;
       enabled.input.checked = dest.enabled;
       const view = studio.serverDestination(dest);
-      const t = text(dest, s);
+      const t = text(dest);
+      const state = view?.state ?? 'offline';
+      status.setAttribute('aria-live', state === 'retrying' && status.dataset.state === 'retrying' ? 'off' : 'polite');
       if (status.textContent !== t) status.textContent = t;
-      status.dataset.state = view?.state ?? 'offline';
+      status.dataset.state = state;
       addLive.hidden = !(studio.isLive && s.broadcast && !view);
       enabled.input.disabled = studio.isLive;
       const mine = s.errors.find((e) => e.source === `destination-${dest.uid}`);
       error.hidden = !mine;
-      error.textContent = mine?.message ?? '';
+      // Rewriting an alert's text re-announces it: write only changes.
+      if (error.textContent !== (mine?.message ?? '')) error.textContent = mine?.message ?? '';
     },
     tick(dest, s) {
       if (dest) this.update(dest, s);

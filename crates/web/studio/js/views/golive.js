@@ -31,11 +31,12 @@ export function goLiveView(studio) {
     const label = live ? 'Stop' : 'Go live';
     if (button.textContent !== label) button.textContent = label;
     button.classList.toggle('live', live);
-    button.disabled = s.phase === 'connecting';
+    // Stop stays available while connecting: it cancels the attempt.
     const text = CONNECTION_TEXT[s.phase] ?? s.phase;
     if (connection.textContent !== text) connection.textContent = text;
     connection.dataset.phase = s.phase;
-    detail.textContent = s.phase === 'reconnecting' ? s.connectionDetail : '';
+    detail.textContent = s.phase === 'reconnecting' ? s.connectionDetail
+      : s.statusStale && live ? 'Destination status may be out of date: reconnecting to the server…' : '';
     record.input.disabled = live;
     if (s.recording) {
       download.href = s.recording.url;

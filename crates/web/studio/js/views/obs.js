@@ -11,13 +11,14 @@ export function obsView(studio) {
     return h('div', { class: 'field' }, h('label', { text: label }), h('div', { class: 'row' }, input,
       h('button', { type: 'button', class: 'secondary small', 'aria-label': `Copy ${label}`, text: 'Copy', onClick: () => navigator.clipboard?.writeText(value) })));
   };
-  let shown = '';
+  let shown = null;
   studio.store.subscribe((s) => {
     const b = s.broadcast ?? s.obs;
-    const key = b ? b.id : '';
+    const mine = s.errors.filter((e) => e.source === 'obs');
+    const key = JSON.stringify([b?.id ?? '', mine.map((e) => e.message)]);
     if (key === shown) return;
     shown = key;
-    const errors = s.errors.filter((e) => e.source === 'obs').map((e) => h('p', { class: 'alert', role: 'alert', text: e.message }));
+    const errors = mine.map((e) => h('p', { class: 'alert', role: 'alert', text: e.message }));
     body.replaceChildren(...(b
       ? [copyable('WHIP URL', b.whipUrl), copyable('Bearer token', b.token),
         h('small', { class: 'hint', text: 'OBS: Settings → Stream → Service "WHIP", Server = the WHIP URL, Bearer Token = the token. The destinations are this broadcast\'s.' })]

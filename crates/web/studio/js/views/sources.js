@@ -16,6 +16,12 @@ export function sourcesView(studio) {
   const screenVolume = slider('Screen audio volume', s.volumes.screen, { min: 0, max: 2, step: 0.05, format: percent }, (v) => studio.setVolume('screen', v));
   const micLevel = meter('Microphone level');
   const screenLevel = meter('Screen audio level');
+  const programLevel = meter('Program level');
+  studio.levels.subscribe((levels) => {
+    micLevel.set(levels.microphone ?? -60);
+    screenLevel.set(levels.screen ?? -60);
+    programLevel.set(levels.program ?? -60);
+  });
   const errors = h('div', { class: 'errors' });
 
   const alerts = (state) => state.errors.filter((e) => ['camera', 'microphone', 'screen'].includes(e.source));
@@ -35,8 +41,6 @@ export function sourcesView(studio) {
     mute.setAttribute('aria-pressed', String(state.muted));
     mute.classList.toggle('active', state.muted);
     screenVolume.input.disabled = !state.sharing;
-    micLevel.set(state.levels.microphone ?? -60);
-    screenLevel.set(state.levels.screen ?? -60);
     const mine = alerts(state);
     const messages = mine.map((e) => e.message).join('\n');
     if (messages !== errorsKey) {
@@ -53,5 +57,6 @@ export function sourcesView(studio) {
     micVolume.el,
     h('div', { class: 'row' }, share, screenLevel.el),
     screenVolume.el,
+    h('div', { class: 'row program' }, h('span', { class: 'group-label', text: 'Program' }), programLevel.el),
     errors);
 }
