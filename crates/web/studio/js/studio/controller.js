@@ -7,7 +7,7 @@ import { Mixer } from './mixer.js';
 import { listDevices, openCamera, openMicrophone, openScreen, explainMediaError } from './devices.js';
 import { preset, clampBitrate } from './quality.js';
 import { loadScene, loadLogo, logoProblem, sceneSaver } from './settings.js';
-import { newDestination, persist, restore, rememberEnabled } from './destinations.js';
+import { newDestination, persist, initialDestinations, keepInMemory, rememberEnabled } from './destinations.js';
 import { isSlate } from './scenes.js';
 import { normalizeScene } from './scene_settings.js';
 import { api } from '../api.js';
@@ -22,7 +22,7 @@ export class Studio {
       volumes: { microphone: 1, screen: 1 },
       presetId: '720p30', bitrateKbps: 2500,
       scene: null, logoUrl: null, saved: '',
-      destinations: restore(), remember: rememberEnabled(),
+      destinations: initialDestinations(), remember: rememberEnabled(),
       /** offline | preflight | connecting | live | reconnecting | reconnected | failed */
       phase: 'offline', connectionDetail: '',
       broadcast: null, view: null, stats: null, startedAt: 0,
@@ -314,6 +314,7 @@ export class Studio {
 
   #setDestinations(destinations) {
     this.store.set({ destinations });
+    keepInMemory(destinations);
     persist(destinations, this.state.remember);
   }
 

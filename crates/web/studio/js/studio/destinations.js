@@ -51,20 +51,20 @@ export function fullUrl(destination) {
   return key ? `${server}/${key}` : server;
 }
 
-/** What is wrong with a card, in words; null when it can go live. */
+/** What is wrong with a card, in words (its label is shown beside them); null when it can go live. */
 export function problem(destination) {
   const server = destination.serverUrl.trim();
-  if (!server) return `${destination.label}: fill in the server URL.`;
+  if (!server) return 'Fill in the server URL.';
   let url;
   try {
     url = new URL(server);
   } catch {
-    return `${destination.label}: the server URL is not a URL (it starts with rtmp:// or rtmps://).`;
+    return 'The server URL is not a URL (it starts with rtmp:// or rtmps://).';
   }
   if (url.protocol !== 'rtmp:' && url.protocol !== 'rtmps:') {
-    return `${destination.label}: the server URL must start with rtmp:// or rtmps://.`;
+    return 'The server URL must start with rtmp:// or rtmps://.';
   }
-  if (!destination.key.trim()) return `${destination.label}: fill in the stream key.`;
+  if (!destination.key.trim()) return 'Fill in the stream key.';
   return null;
 }
 
@@ -90,6 +90,21 @@ export function persist(destinations, remember, storage = globalThis.localStorag
   const kept = destinations.map(({ label, platform: p, serverUrl, key, enabled }) =>
     ({ label, platform: p, serverUrl, key, enabled }));
   storage.setItem(REMEMBER_KEY, JSON.stringify(kept));
+}
+
+/**
+ * The cards of this page's life: going to History and back keeps what was typed, even when it
+ * is not remembered on the device. Gone on reload.
+ */
+let inMemory = null;
+
+export function keepInMemory(destinations) {
+  inMemory = destinations;
+}
+
+/** The cards of this page's life, else those remembered in this browser. */
+export function initialDestinations(storage = globalThis.localStorage) {
+  return inMemory ?? restore(storage);
 }
 
 /** The cards remembered in this browser ([] when none or unreadable). */
