@@ -187,6 +187,25 @@ impl Frame {
         }
     }
 
+    /// The share (0.0–1.0) of `region`'s pixels that differ from the same pixel of `other`
+    /// by more than `tolerance` on some channel: how much of a picture moved between two
+    /// frames. Frames of different sizes differ everywhere (1.0).
+    pub fn share_changed(&self, other: &Frame, region: Region, tolerance: u8) -> f64 {
+        if (self.width, self.height) != (other.width, other.height) {
+            return 1.0;
+        }
+        let (mut changed, mut all) = (0usize, 0usize);
+        for (a, b) in self.pixels(region).zip(other.pixels(region)) {
+            all += 1;
+            changed += usize::from(!a.near(b, tolerance));
+        }
+        if all == 0 {
+            0.0
+        } else {
+            changed as f64 / all as f64
+        }
+    }
+
     /// Means and luma spread of `region`.
     pub fn stats(&self, region: Region) -> RegionStats {
         let (mut n, mut r, mut g, mut b, mut luma, mut luma_sq) = (0usize, 0.0, 0.0, 0.0, 0.0, 0.0);
@@ -269,6 +288,12 @@ mod tests {
         assert_eq!(top.mean, (255.0, 0.0, 0.0));
         assert!(top.luma_deviation < 1e-6, "{top:?}");
         assert!(frame.stats(bottom).luma_deviation > 50.0);
+        let mut moved = tiny();
+        moved.rgb[0..3].copy_from_slice(&[0, 0, 0]);
+        assert_eq!(frame.share_changed(&moved, Region::WHOLE, 20), 1.0 / 8.0);
+        assert_eq!(frame.share_changed(&frame, Region::WHOLE, 0), 0.0);
+        let other_size = Frame::from_rgb(1, 1, vec![0, 0, 0]).unwrap();
+        assert_eq!(frame.share_changed(&other_size, Region::WHOLE, 255), 1.0);
     }
 
     #[test]
