@@ -67,6 +67,26 @@ fn make_logo(dir: &Path) -> PathBuf {
     logo
 }
 
+/// The bitrate the stream stats show is the encoder's, near the 720p30 preset's 2500 kb/s
+/// (a busy camera fills it; a mostly dark PiP scene may use less, never a hundredth), and so
+/// is what `recording` received over the last two seconds.
+async fn assert_bitrate_near_the_preset(studio: &Studio<'_>, recording: &Path) {
+    let shown = studio.stat("Bitrate").await;
+    let recorded_kbps = recording::recent_video_kbps(recording, Duration::from_secs(2));
+    let shown_kbps = match shown.split_once(' ') {
+        Some((n, "Mb/s")) => n.parse::<f64>().ok().map(|m| m * 1000.0),
+        Some((n, "kb/s")) => n.parse::<f64>().ok(),
+        _ => None,
+    };
+    println!("bitrate: the studio shows {shown}, the platform received {recorded_kbps:.0} kb/s");
+    let near = |kbps: f64| (300.0..=4000.0).contains(&kbps);
+    assert!(
+        shown_kbps.is_some_and(near) && near(recorded_kbps),
+        "the studio shows a bitrate of {shown:?}, the platform received {recorded_kbps:.0} kb/s \
+         of video, at the 2500 kb/s preset (studio_findings.md #6)"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamer_signs_up_goes_live_to_two_destinations_and_finds_it_in_history() {
     let _turn = SERIAL.lock().await;
@@ -132,7 +152,10 @@ async fn a_streamer_signs_up_goes_live_to_two_destinations_and_finds_it_in_histo
         picture::assert_bar(&frame, bar, label);
         picture::assert_logo_top_right(&frame, LOGO_COLOUR, label);
         picture::assert_camera_full(&frame, label);
+        picture::assert_moving(file, at, picture::WHOLE, label);
     }
+
+    assert_bitrate_near_the_preset(&studio, &first).await;
 
     // 5. Picture-in-picture, in the recording.
     page.click_by_name("radio", "Picture-in-picture")
@@ -147,10 +170,12 @@ async fn a_streamer_signs_up_goes_live_to_two_destinations_and_finds_it_in_histo
     let switched_at = position_ms(&first);
     tokio::time::sleep(Duration::from_secs(4)).await;
     shots.take(&page, "picture-in-picture").await;
+    assert_bitrate_near_the_preset(&studio, &first).await;
     let at = switched_at + 2500.0;
     assert!(position_ms(&first) > at, "the recording goes on");
     picture::save_png(&first, at, &shots.next_path("recorded-picture-in-picture"));
     picture::assert_picture_in_picture(&picture::decode(&first, at), "first");
+    picture::assert_moving(&first, at, picture::PIP, "first, in the PiP box");
 
     // 6. A third destination while live; the first removed.
     studio

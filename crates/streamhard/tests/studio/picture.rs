@@ -186,3 +186,26 @@ pub fn assert_picture_in_picture(frame: &Frame, label: &str) {
         "{label}: the bottom-right box is not the camera ({colours:?}): {pip:?}"
     );
 }
+
+/// The camera moves in the recording: between two frames half a second apart, part of the
+/// picture changed (the fake camera's moving line and squares cover a few percent of it; a
+/// frozen picture changes nowhere).
+pub fn assert_moving(path: &Path, at_ms: f64, region: Region, label: &str) {
+    let (before, after) = (decode(path, at_ms - 500.0), decode(path, at_ms));
+    let changed = after.share_changed(&before, region, CODEC_TOLERANCE);
+    println!(
+        "{label}: {:.1} % of the picture changed in 0.5 s",
+        changed * 100.0
+    );
+    assert!(
+        changed >= 0.005,
+        "{label}: the picture is frozen: {:.2} % changed between {:.0} and {at_ms:.0} ms",
+        changed * 100.0,
+        at_ms - 500.0
+    );
+}
+
+/// The whole frame.
+pub const WHOLE: Region = Region::WHOLE;
+/// The PiP box (see [`PIP_BOX`]).
+pub const PIP: Region = PIP_BOX;

@@ -36,6 +36,20 @@ pub fn fps_between(rec: &Recording, from_ms: f64, to_ms: f64) -> f64 {
     frames as f64 * 1000.0 / (to_ms - from_ms)
 }
 
+/// The video bitrate of the last `window` of the recording, in kbit/s, from its packet sizes.
+pub fn recent_video_kbps(path: &Path, window: Duration) -> f64 {
+    let rec = ffprobe::probe_packets(path).unwrap_or_else(|e| panic!("{e}"));
+    let window_ms = window.as_secs_f64() * 1000.0;
+    let last = rec.video_packets.last().map_or(0.0, |p| p.dts_ms);
+    let bytes: usize = rec
+        .video_packets
+        .iter()
+        .filter(|p| p.dts_ms > last - window_ms)
+        .map(|p| p.size)
+        .sum();
+    bytes as f64 * 8.0 / window_ms
+}
+
 pub fn size(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }

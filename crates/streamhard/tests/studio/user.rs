@@ -185,6 +185,23 @@ impl<'a> Studio<'a> {
             .unwrap_or_else(|e| panic!("{e:#}"))
     }
 
+    /// The value the "Stream stats" region shows for `label` ("Bitrate" → "2.47 Mb/s"): the
+    /// line after the label in its definition list.
+    pub async fn stat(&self, label: &str) -> String {
+        let text = self
+            .page
+            .text_by_name("region", "Stream stats")
+            .await
+            .expect("stream stats");
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        lines
+            .iter()
+            .position(|l| *l == label)
+            .and_then(|i| lines.get(i + 1))
+            .unwrap_or_else(|| panic!("no {label:?} in the stream stats: {text:?}"))
+            .to_string()
+    }
+
     /// `GET /api/broadcasts` from the page (its session cookie): the streamer's broadcasts.
     pub async fn broadcasts(&self) -> Vec<Value> {
         let list = self
