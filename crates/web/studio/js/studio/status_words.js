@@ -34,7 +34,8 @@ export function statusText(view, now = Date.now()) {
     case 'retrying': {
       const seconds = view.retry_at_ms ? Math.max(0, Math.ceil((view.retry_at_ms - now) / 1000)) : null;
       const why = view.last_error ? ` (${humanReason(view.last_error)})` : '';
-      return seconds === null ? `Retrying${why}` : `Retrying in ${seconds} s${why}`;
+      if (seconds === null || seconds === 0) return `Retrying now${why}`;
+      return `Retrying in ${seconds} s${why}`;
     }
     case 'failed': return `Failed: ${humanReason(view.last_error) || 'the server gave up on this destination'}`;
     case 'stopped': return 'Stopped';
