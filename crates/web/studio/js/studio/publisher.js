@@ -56,16 +56,6 @@ export class Publisher {
     if (sender) await configureVideoSender(sender, kbps, this.options.frameRate);
   }
 
-  /** Swaps the program tracks without renegotiating (e.g. a restarted compositor). */
-  async replaceTracks({ video, audio }) {
-    for (const sender of this.pc?.getSenders() ?? []) {
-      if (video && sender.track?.kind === 'video') await sender.replaceTrack(video);
-      if (audio && sender.track?.kind === 'audio') await sender.replaceTrack(audio);
-    }
-    if (video) this.options.video = video;
-    if (audio) this.options.audio = audio;
-  }
-
   async stop() {
     this.stopped = true;
     clearTimeout(this.disconnectTimer);
