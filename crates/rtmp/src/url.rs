@@ -165,10 +165,12 @@ impl RtmpUrl {
         format!("{}/{}", self.origin(), self.app)
     }
 
-    /// The form safe to show and log: `rtmps://host:443/app/…` — no userinfo, nothing after
-    /// the app, no query.
+    /// The form safe to show and log: `rtmps://host:443/app/…` — no userinfo, no query, and
+    /// nothing after the application's first segment. A second app segment may be a key
+    /// (`rtmp://host/live/KEY/extra` splits as app `live/KEY`, as ffmpeg does), so it is never
+    /// shown.
     pub fn redacted(&self) -> String {
-        let app = self.app.split('?').next().unwrap_or_default();
+        let app = self.app.split(['?', '/']).next().unwrap_or_default();
         format!("{}/{app}/…", self.origin())
     }
 
@@ -380,6 +382,57 @@ mod tests {
             );
         }
         assert_eq!(format!("{url:?}"), "RtmpUrl(rtmp://live.twitch.tv/app/…)");
+    }
+
+    #[test]
+    fn redaction_keeps_only_the_first_segment_of_a_multi_segment_app() {
+        let url = RtmpUrl::parse("rtmp://host/live/KEY/extra").unwrap();
+        assert_eq!(url.app(), "live/KEY");
+        assert_eq!(url.redacted(), "rtmp://host/live/…");
+    }
+
+    proptest::proptest! {
+        /// Keys are upper-case, everything else in the URL lower-case: no upper-case letter may
+        /// survive redaction, whatever the URL's shape.
+        #[test]
+        fn no_part_of_a_key_survives_redaction_in_any_url_shape(
+            key in "[A-Z]{1,40}",
+            second in "[A-Z]{1,12}",
+            host in "[a-z]{1,12}(\\.[a-z]{2,6}){0,2}",
+            app in "[a-z]{1,10}",
+            port in proptest::option::of(1u16..),
+            shape in 0usize..8,
+            userinfo in proptest::bool::ANY,
+            tls in proptest::bool::ANY,
+        ) {
+            let scheme = if tls { "rtmps" } else { "rtmp" };
+            let auth = if userinfo { format!("{second}:{key}@") } else { String::new() };
+            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+            let path = match shape {
+                0 => format!("{app}/{key}"),
+                1 => format!("{app}/{key}/{second}"),
+                2 => format!("{app}/{second}/{key}"),
+                3 => format!("{app}/{key}?{second}={key}"),
+                4 => format!("{app}?{second}={key}/{key}"),
+                5 => format!("{app}/{key}/{second}/{key}"),
+                6 => format!("{app}/mp4:{key}/{second}"),
+                _ => format!("{app}/{second}{key}?x"),
+            };
+            let input = format!("{scheme}://{auth}{host}{port}/{path}");
+            // Every shape here is a URL a user could paste: all of them parse.
+            let url = RtmpUrl::parse(&input);
+            proptest::prop_assert!(url.is_ok(), "{input}: {url:?}");
+            if let Ok(url) = url {
+                let debug = format!("{url:?}");
+                let debug = debug.trim_start_matches("RtmpUrl(").to_owned();
+                for shown in [url.redacted(), format!("{url}"), debug] {
+                    proptest::prop_assert!(
+                        !shown.chars().any(|c| c.is_ascii_uppercase()),
+                        "{input} shown as {shown}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -154,3 +154,23 @@ async fn with_a_public_url_only_its_origin_is_ours() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn a_foreign_logout_with_any_authorization_header_leaves_the_cookie_session_alone() {
+    let app = TestApp::start().await;
+    let mut ann = app.user("ann@example.com").await;
+    ann.origin = Some("https://evil.example".into());
+    let mut req = ann.request(Method::POST, "/api/auth/logout", None);
+    req.headers_mut()
+        .insert(header::AUTHORIZATION, "Bearer whatever".parse().unwrap());
+    let reply = app.send(req).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    assert!(
+        reply.headers.get(header::SET_COOKIE).is_none(),
+        "the cookie is not touched"
+    );
+    // The session still works from our own page.
+    ann.origin = Some(support::ORIGIN.into());
+    let me = app.send(ann.get("/api/auth/me")).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+}

@@ -267,7 +267,9 @@ pub async fn login(
     Ok((StatusCode::OK, headers, Json(UserView::from(&user))).into_response())
 }
 
-/// Ends the session (it is deleted on the server) and clears the cookie.
+/// Ends the session (it is deleted on the server) and clears the cookie. A request with an
+/// `Authorization` header is judged by that header alone: it ends no cookie session (and
+/// leaves the cookie alone), as the CSRF check lets such requests through from any origin.
 #[utoipa::path(
     post,
     path = "/api/auth/logout",
@@ -281,7 +283,10 @@ pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Some(token) = cookie::session_token(&headers) {
+    if headers.contains_key(axum::http::header::AUTHORIZATION) {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    if let Some(token) = crate::auth::session_cookie_in_force(&headers) {
         state
             .store
             .revoke_session(&token)
