@@ -43,6 +43,8 @@ const BAR_COLOUR: &str = "#ff8000";
 const LOGO_COLOUR: Rgb = Rgb(255, 255, 255);
 /// How long each frame-rate window of the background test lasts.
 const FPS_WINDOW: Duration = Duration::from_secs(20);
+/// How long the fallback compositor's frame-rate window lasts.
+const FALLBACK_FPS_WINDOW: Duration = Duration::from_secs(10);
 
 /// Chromium with the fake camera (ffmpeg's testsrc2 at 1280x720, 30 fps) and microphone
 /// (a 440 Hz tone), in a laptop-sized window.
@@ -334,6 +336,89 @@ async fn the_studio_keeps_full_frame_rate_while_its_tab_is_hidden() {
     assert!(
         hidden_fps >= 0.9 * visible_fps,
         "hidden {hidden_fps:.1} fps < 90 % of visible {visible_fps:.1} fps"
+    );
+}
+
+/// Firefox's compositor path, in Chromium: with the insertable-streams API taken away
+/// before the page's scripts run, the worker draws on a transferred canvas that the page
+/// captures, fed with camera pictures the page posts when the worker's clock asks. What the
+/// platform receives must not tell the two paths apart: 720p, full frame rate, the bar.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fallback_compositor_without_insertable_streams_still_sends_full_frames() {
+    let _turn = SERIAL.lock().await;
+    let shots = Screenshots::new("fallback-");
+    let platform = NginxRtmp::start().expect("nginx");
+    let server = Server::start(&[], &[]);
+    let browser = chromium().launch().await.expect("launch Chromium");
+    let page = browser.new_page("about:blank").await.expect("page");
+    page.add_init_script(
+        "delete window.MediaStreamTrackProcessor; delete window.MediaStreamTrackGenerator;",
+    )
+    .await
+    .expect("hide the insertable streams");
+    let studio = Studio::sign_up_and_log_in(&page, &server.http, &shots, "fi@example.com").await;
+    // The page has no insertable streams, and its program track is the captured canvas.
+    let without = page
+        .eval(
+            "[typeof MediaStreamTrackProcessor, typeof MediaStreamTrackGenerator, \
+             document.querySelector('video[aria-label=\"Program preview\"]')?.srcObject\
+             ?.getVideoTracks()[0]?.constructor.name ?? null]",
+        )
+        .await
+        .expect("eval");
+    assert_eq!(
+        without,
+        serde_json::json!(["undefined", "undefined", "CanvasCaptureMediaStreamTrack"]),
+        "the page runs the canvas fallback"
+    );
+
+    page.set_checked_by_name("checkbox", "Show lower-third bar", true)
+        .await
+        .expect("show the bar");
+    page.fill_by_name("ColorWell", "Bar colour", BAR_COLOUR)
+        .await
+        .expect("bar colour");
+    wait_for_message(&page, "status", "Overlay settings saved").await;
+    studio
+        .add_custom_destination("Custom", &platform.url("fallback"))
+        .await;
+    studio.go_live(&["Custom"]).await;
+    let file = wait_started(&platform, "fallback");
+    shots.take(&page, "live").await;
+
+    // The encoder settles within the first seconds; then a window of frame rate.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let from = position_ms(&file);
+    tokio::time::sleep(FALLBACK_FPS_WINDOW).await;
+    let to = position_ms(&file);
+    let rec = assert_platform_ready(&file, "fallback");
+    let fps = recording::fps_between(&rec, from, to);
+    println!(
+        "fallback compositor: {fps:.1} fps recorded over {:.1} s",
+        (to - from) / 1000.0
+    );
+    let at = to - 1000.0;
+    picture::save_png(&file, at, &shots.next_path("recorded"));
+    let frame = picture::decode(&file, at);
+    picture::assert_bar(
+        &frame,
+        Rgb::from_hex(BAR_COLOUR).expect("colour"),
+        "fallback",
+    );
+    picture::assert_camera_full(&frame, "fallback");
+    picture::assert_moving(&file, at, picture::WHOLE, "fallback");
+    studio.stop().await;
+    browser.close().await.expect("close Chromium");
+
+    let wall = FALLBACK_FPS_WINDOW.as_secs_f64() * 1000.0;
+    assert!(
+        (to - from - wall).abs() < 2000.0,
+        "the recording advanced {:.0} ms in a {wall:.0} ms window",
+        to - from
+    );
+    assert!(
+        fps >= 25.0,
+        "the 720p30 preset through the canvas fallback: {fps:.1} fps"
     );
 }
 

@@ -127,6 +127,20 @@ impl Page {
         Ok(())
     }
 
+    /// Has every document this tab loads from now on run `js` first, before any of its own
+    /// scripts (`Page.addScriptToEvaluateOnNewDocument`): e.g. to take an API away and see
+    /// how the page copes without it. The document already loaded is not touched, so call
+    /// this before [`Page::goto`]. Workers the pages start do not run it.
+    pub async fn add_init_script(&self, js: &str) -> anyhow::Result<()> {
+        self.command(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": js }),
+        )
+        .await
+        .with_context(|| format!("adding the init script `{}`", abbreviate(js)))?;
+        Ok(())
+    }
+
     /// Evaluates `js` as a script in the page (awaiting it if it is a promise) and returns its
     /// value as JSON: `undefined` and unserializable objects give `null`, and values JSON has
     /// no form for (`NaN`, `Infinity`, `-0`, BigInts) an error. A throw or rejection is an
