@@ -67,7 +67,17 @@ pub enum Amf0Error {
         count: u32,
         remaining: usize,
     },
+    #[error("AMF0 input of {input} bytes would decode to more than {limit} bytes of values")]
+    TooLarge { input: usize, limit: usize },
 }
+
+/// Decoded values may take at most this many times the input's size in memory (plus
+/// [`BUDGET_BASE`]). A one-byte `null` becomes a whole [`Value`] (tens of bytes), so without a
+/// budget a strict array of nulls amplifies its message about 30 times; commands and metadata
+/// as servers send them stay well within 16.
+pub const MAX_AMPLIFICATION: usize = 16;
+/// Room for the small messages where a fixed overhead dominates.
+pub const BUDGET_BASE: usize = 4096;
 
 impl Value {
     /// An object from `(key, value)` pairs, for building commands tersely.
@@ -228,7 +238,7 @@ fn truncate_to_u16_len(s: &str) -> &str {
 
 /// Decodes every value in `bytes` (an RTMP command or data message body).
 pub fn decode_all(bytes: &[u8]) -> Result<Vec<Value>, Amf0Error> {
-    let mut reader = Reader { bytes, pos: 0 };
+    let mut reader = Reader::new(bytes);
     let mut values = Vec::new();
     while reader.pos < bytes.len() {
         values.push(reader.value(0)?);
@@ -238,7 +248,7 @@ pub fn decode_all(bytes: &[u8]) -> Result<Vec<Value>, Amf0Error> {
 
 /// Decodes the first value in `bytes` and returns it with the number of bytes it used.
 pub fn decode_one(bytes: &[u8]) -> Result<(Value, usize), Amf0Error> {
-    let mut reader = Reader { bytes, pos: 0 };
+    let mut reader = Reader::new(bytes);
     let value = reader.value(0)?;
     Ok((value, reader.pos))
 }
@@ -246,9 +256,40 @@ pub fn decode_one(bytes: &[u8]) -> Result<(Value, usize), Amf0Error> {
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// Bytes of decoded values still allowed (see [`MAX_AMPLIFICATION`]).
+    budget: usize,
 }
 
 impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Reader {
+            bytes,
+            pos: 0,
+            budget: bytes
+                .len()
+                .saturating_mul(MAX_AMPLIFICATION)
+                .saturating_add(BUDGET_BASE),
+        }
+    }
+
+    /// Accounts for `n` bytes of decoded values, failing once the budget is spent.
+    fn spend(&mut self, n: usize) -> Result<(), Amf0Error> {
+        match self.budget.checked_sub(n) {
+            Some(left) => {
+                self.budget = left;
+                Ok(())
+            }
+            None => Err(Amf0Error::TooLarge {
+                input: self.bytes.len(),
+                limit: self
+                    .bytes
+                    .len()
+                    .saturating_mul(MAX_AMPLIFICATION)
+                    .saturating_add(BUDGET_BASE),
+            }),
+        }
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], Amf0Error> {
         let remaining = self.bytes.len() - self.pos;
         if n > remaining {
@@ -287,10 +328,13 @@ impl<'a> Reader<'a> {
     /// Text is decoded lossily: a server's odd bytes in a description must not cost the
     /// connection, and `take` has already bounded the length by the input.
     fn text(&mut self, len: usize) -> Result<String, Amf0Error> {
-        Ok(String::from_utf8_lossy(self.take(len)?).into_owned())
+        let bytes = self.take(len)?;
+        self.spend(len)?;
+        Ok(String::from_utf8_lossy(bytes).into_owned())
     }
 
     fn value(&mut self, depth: usize) -> Result<Value, Amf0Error> {
+        self.spend(std::mem::size_of::<Value>())?;
         let at = self.pos;
         let marker = self.u8()?;
         Ok(match marker {
@@ -326,7 +370,9 @@ impl<'a> Reader<'a> {
                         remaining,
                     });
                 }
-                let mut items = Vec::with_capacity(count as usize);
+                // Reserve no more than the budget could ever fill: the count is the sender's word.
+                let affordable = self.budget / std::mem::size_of::<Value>();
+                let mut items = Vec::with_capacity((count as usize).min(affordable));
                 for _ in 0..count {
                     items.push(self.value(depth + 1)?);
                 }
@@ -552,6 +598,34 @@ mod tests {
                 remaining: 1
             })
         );
+    }
+
+    #[test]
+    fn a_strict_array_of_nulls_cannot_amplify_its_message() {
+        // 1 MiB of nulls in one array: decoded naively, tens of MiB of values.
+        let count = 1024 * 1024;
+        let mut bytes = vec![STRICT_ARRAY];
+        bytes.extend_from_slice(&(count as u32).to_be_bytes());
+        bytes.extend(std::iter::repeat_n(NULL, count));
+        assert!(matches!(
+            decode_all(&bytes),
+            Err(Amf0Error::TooLarge { input, .. }) if input == bytes.len()
+        ));
+    }
+
+    #[test]
+    fn ordinary_commands_and_large_metadata_fit_the_budget() {
+        // A strict array of numbers (9 bytes each) is a realistic worst case: keyframe tables.
+        let values: Vec<Value> = (0..10_000).map(|i| Value::Number(f64::from(i))).collect();
+        let bytes = encode_all(&[Value::StrictArray(values.clone())]);
+        assert_eq!(
+            decode_all(&bytes).unwrap(),
+            vec![Value::StrictArray(values)]
+        );
+        let meta =
+            Value::object((0..200).map(|i| (format!("key{i}"), Value::String("v".repeat(20)))));
+        let bytes = encode_all(&[Value::String("onMetaData".into()), meta.clone()]);
+        assert_eq!(decode_all(&bytes).unwrap()[1], meta);
     }
 
     #[test]
