@@ -217,6 +217,12 @@ pub struct ServeArgs {
     )]
     pub max_destinations_per_user: usize,
 
+    /// This node's id in a shared database: at start a node ends only the broadcasts it left
+    /// open itself. Default: an id made on first start and kept in <data-dir>/node-id. Give
+    /// each node its own, stable one (e.g. a StatefulSet pod's name).
+    #[arg(long, env = "STREAMHARD_NODE_ID", value_parser = crate::node_id::parse)]
+    pub node_id: Option<String>,
+
     /// Serve the studio's files from this directory instead of the copy built into the binary
     /// (development: edit `crates/web/studio/` and reload the page, no rebuild).
     #[arg(long, env = "STREAMHARD_STUDIO_DIR")]

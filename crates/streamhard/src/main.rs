@@ -1,6 +1,7 @@
 //! `streamhard`: the one binary. `streamhard serve` runs everything with zero configuration.
 
 mod config;
+mod node_id;
 mod tls;
 mod users;
 
@@ -64,11 +65,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("cannot open the database")?;
     // Broadcasts do not survive a restart (their keys were only in memory): close what a
-    // previous run of this node left open.
-    let node = String::new();
-    let orphans = store
+    // previous run of this node left open, and only that (other nodes may share the database).
+    let (node, first_start) = match &args.node_id {
+        Some(id) => (id.clone(), false),
+        None => node_id::load_or_create(data_dir)?,
+    };
+    info!(node = %node, "node id");
+    let mut orphans = store
         .end_broadcasts_of_node(&node, Timestamp::now())
         .await?;
+    if first_start {
+        // Versions before node ids wrote "" for every node; a data directory starting its
+        // first id is such a node upgrading, and those broadcasts were its own.
+        orphans += store.end_broadcasts_of_node("", Timestamp::now()).await?;
+    }
     if orphans > 0 {
         info!(
             broadcasts = orphans,
