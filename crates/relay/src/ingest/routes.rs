@@ -1,9 +1,12 @@
 //! Which session a datagram on the shared UDP port belongs to, in O(1).
 //!
 //! A session is registered by its ICE ufrag before its answer leaves the server (a browser's
-//! first STUN request can arrive before the HTTP response is read). The first STUN request from
-//! a new address is routed by the ufrag in its USERNAME and pins the address to the session;
-//! every later datagram from that address (DTLS, SRTP, SRTCP, STUN) is routed by address alone.
+//! first STUN request can arrive before the HTTP response is read). A STUN request from a new
+//! address is routed by the ufrag in its USERNAME, and that alone pins nothing: anyone who saw
+//! the ufrag can send those. The session pins the address ([`Routes::pin`]) when str0m answers
+//! the request with a success response, which it does only once MESSAGE-INTEGRITY checked out
+//! against the session's password. Every later datagram from a pinned address (DTLS, SRTP,
+//! SRTCP, STUN) is routed by address alone; from an unpinned one only STUN gets through.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -43,7 +46,8 @@ pub enum Undelivered {
     SessionGone,
 }
 
-/// Bounds the addresses one session can pin, so a flood of spoofed STUN cannot grow the map.
+/// Bounds the addresses one session can pin (its publisher's verified paths: a few per
+/// network it moved through).
 const MAX_ADDRS_PER_SESSION: usize = 8;
 
 #[derive(Default, Debug)]
@@ -56,13 +60,38 @@ struct Inner {
     by_ufrag: HashMap<String, Route>,
     by_addr: HashMap<SocketAddr, Route>,
     addrs_of: HashMap<SessionId, Vec<SocketAddr>>,
+    /// Each session's route, to pin addresses to.
+    route_of: HashMap<SessionId, Route>,
 }
 
 impl Routes {
     pub fn register(&self, ufrag: String, session: SessionId, tx: mpsc::Sender<Datagram>) {
         let mut inner = self.lock();
         inner.addrs_of.entry(session.clone()).or_default();
-        inner.by_ufrag.insert(ufrag, Route { session, tx });
+        let route = Route { session, tx };
+        inner.route_of.insert(route.session.clone(), route.clone());
+        inner.by_ufrag.insert(ufrag, route);
+    }
+
+    /// Routes `addr` to `session` from now on: called when the session answered a STUN request
+    /// from it that str0m verified. An address another session already holds stays with it,
+    /// and a session holds at most [`MAX_ADDRS_PER_SESSION`]. Returns whether `addr` is now
+    /// routed to `session`.
+    pub fn pin(&self, session: &SessionId, addr: SocketAddr) -> bool {
+        let mut inner = self.lock();
+        if let Some(route) = inner.by_addr.get(&addr) {
+            return &route.session == session;
+        }
+        let Some(route) = inner.route_of.get(session).cloned() else {
+            return false;
+        };
+        let addrs = inner.addrs_of.entry(session.clone()).or_default();
+        if addrs.len() >= MAX_ADDRS_PER_SESSION {
+            return false;
+        }
+        addrs.push(addr);
+        inner.by_addr.insert(addr, route);
+        true
     }
 
     /// Forgets one ufrag: the old credentials after an ICE restart. Addresses the session
@@ -74,6 +103,7 @@ impl Routes {
     pub fn unregister(&self, session: &SessionId) {
         let mut inner = self.lock();
         inner.by_ufrag.retain(|_, r| &r.session != session);
+        inner.route_of.remove(session);
         for addr in inner.addrs_of.remove(session).unwrap_or_default() {
             inner.by_addr.remove(&addr);
         }
@@ -85,23 +115,19 @@ impl Routes {
         // Only the sender leaves the lock: cloning the whole route would copy the session id
         // (a heap string) for every packet.
         let tx = {
-            let mut inner = self.lock();
+            let inner = self.lock();
             match inner.by_addr.get(&datagram.source) {
                 Some(route) => route.tx.clone(),
                 None => {
+                    // Not pinned: only a STUN request naming a session gets through, to be
+                    // verified by that session.
                     let ufrag =
                         stun::local_ufrag(&datagram.data).ok_or(Undelivered::UnknownPeer)?;
-                    let route = inner
+                    inner
                         .by_ufrag
                         .get(ufrag)
-                        .cloned()
-                        .ok_or(Undelivered::UnknownPeer)?;
-                    let addrs = inner.addrs_of.entry(route.session.clone()).or_default();
-                    if addrs.len() < MAX_ADDRS_PER_SESSION {
-                        addrs.push(datagram.source);
-                        inner.by_addr.insert(datagram.source, route.clone());
-                    }
-                    route.tx
+                        .map(|route| route.tx.clone())
+                        .ok_or(Undelivered::UnknownPeer)?
                 }
             }
         };
@@ -150,11 +176,16 @@ mod tests {
         }
     }
 
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
     #[test]
-    fn first_stun_pins_the_address_then_any_datagram_from_it_is_routed() {
+    fn stun_reaches_the_session_but_only_a_pin_routes_other_datagrams() {
         let routes = Routes::default();
         let (tx, mut rx) = mpsc::channel(4);
-        routes.register("ufragA".into(), SessionId::random(), tx);
+        let session = SessionId::random();
+        routes.register("ufragA".into(), session.clone(), tx);
 
         assert_eq!(
             routes.deliver(datagram("10.0.0.1:5000", vec![0x80, 1, 2])),
@@ -163,11 +194,54 @@ mod tests {
         routes
             .deliver(datagram("10.0.0.1:5000", stun_from("ufragA")))
             .unwrap();
+        assert!(rx.try_recv().unwrap().data.starts_with(&[0x00, 0x01]));
+        // The STUN request alone pinned nothing.
+        assert_eq!(
+            routes.deliver(datagram("10.0.0.1:5000", vec![0x80, 1, 2])),
+            Err(Undelivered::UnknownPeer)
+        );
+        // The session verified it and answered: now the address is the session's.
+        assert!(routes.pin(&session, addr("10.0.0.1:5000")));
         routes
             .deliver(datagram("10.0.0.1:5000", vec![0x80, 1, 2]))
             .unwrap();
-        assert!(rx.try_recv().unwrap().data.starts_with(&[0x00, 0x01]));
         assert_eq!(rx.try_recv().unwrap().data, vec![0x80, 1, 2]);
+    }
+
+    #[test]
+    fn spoofed_stun_with_a_seen_ufrag_pins_nothing_and_cannot_lock_out_the_browser() {
+        let routes = Routes::default();
+        let (tx, mut rx) = mpsc::channel(64);
+        let session = SessionId::random();
+        routes.register("u".into(), session.clone(), tx);
+        for port in 1..40 {
+            let _ = routes.deliver(datagram(&format!("198.51.100.7:{port}"), stun_from("u")));
+        }
+        assert!(
+            routes.lock().by_addr.is_empty(),
+            "unverified STUN pinned addresses"
+        );
+        // The real browser's verified address still gets its slot.
+        assert!(routes.pin(&session, addr("192.0.2.10:5000")));
+        while rx.try_recv().is_ok() {}
+        routes
+            .deliver(datagram("192.0.2.10:5000", vec![0x16]))
+            .unwrap();
+        assert_eq!(rx.try_recv().unwrap().data, vec![0x16]);
+    }
+
+    #[test]
+    fn an_address_pinned_by_one_session_cannot_be_taken_by_another() {
+        let routes = Routes::default();
+        let (tx_a, mut rx_a) = mpsc::channel(4);
+        let (tx_b, _rx_b) = mpsc::channel(4);
+        let (a, b) = (SessionId::random(), SessionId::random());
+        routes.register("aaaa".into(), a.clone(), tx_a);
+        routes.register("bbbb".into(), b.clone(), tx_b);
+        assert!(routes.pin(&a, addr("192.0.2.1:1")));
+        assert!(!routes.pin(&b, addr("192.0.2.1:1")));
+        routes.deliver(datagram("192.0.2.1:1", vec![0x80])).unwrap();
+        assert_eq!(rx_a.try_recv().unwrap().data, vec![0x80]);
     }
 
     #[test]
@@ -179,7 +253,8 @@ mod tests {
         routes
             .deliver(datagram("10.0.0.1:5000", stun_from("old1")))
             .unwrap();
-        routes.register("new1".into(), session, tx);
+        assert!(routes.pin(&session, addr("10.0.0.1:5000")));
+        routes.register("new1".into(), session.clone(), tx);
         routes.forget_ufrag("old1");
         assert_eq!(
             routes.deliver(datagram("10.0.0.2:5000", stun_from("old1"))),
@@ -217,10 +292,12 @@ mod tests {
     fn a_full_session_queue_drops_instead_of_blocking() {
         let routes = Routes::default();
         let (tx, _rx) = mpsc::channel(1);
-        routes.register("u".into(), SessionId::random(), tx);
+        let id = SessionId::random();
+        routes.register("u".into(), id.clone(), tx);
         routes
             .deliver(datagram("127.0.0.1:1", stun_from("u")))
             .unwrap();
+        assert!(routes.pin(&id, addr("127.0.0.1:1")));
         assert_eq!(
             routes.deliver(datagram("127.0.0.1:1", vec![1])),
             Err(Undelivered::SessionBusy)
@@ -236,6 +313,7 @@ mod tests {
         routes
             .deliver(datagram("127.0.0.1:1", stun_from("u")))
             .unwrap();
+        assert!(routes.pin(&id, addr("127.0.0.1:1")));
         routes.unregister(&id);
         assert_eq!(
             routes.deliver(datagram("127.0.0.1:1", vec![1])),
@@ -249,13 +327,15 @@ mod tests {
     }
 
     #[test]
-    fn spoofed_stun_cannot_pin_unbounded_addresses() {
+    fn a_session_pins_a_bounded_number_of_addresses() {
         let routes = Routes::default();
         let (tx, _rx) = mpsc::channel(64);
-        routes.register("u".into(), SessionId::random(), tx);
-        for port in 1..40 {
-            let _ = routes.deliver(datagram(&format!("127.0.0.1:{port}"), stun_from("u")));
-        }
+        let id = SessionId::random();
+        routes.register("u".into(), id.clone(), tx);
+        let pinned = (1..40)
+            .filter(|port| routes.pin(&id, addr(&format!("127.0.0.1:{port}"))))
+            .count();
+        assert_eq!(pinned, MAX_ADDRS_PER_SESSION);
         assert_eq!(routes.lock().by_addr.len(), MAX_ADDRS_PER_SESSION);
     }
 }

@@ -23,6 +23,7 @@ use super::candidates::candidate_for;
 use super::routes::{Datagram, Routes};
 use super::sdpfrag::{self, IfMatch, PatchError, PatchOutcome, SdpFrag};
 use super::socket::IngestSocket;
+use super::stun;
 use super::{IngestConfig, etag_of};
 use crate::broadcast::{Broadcast, IngestInfo};
 use crate::ids::SessionId;
@@ -102,6 +103,8 @@ struct State {
     bitrate_window: (Instant, u64),
     bitrate_bps: u64,
     arrivals: Arrivals,
+    /// Addresses this session asked the routes to pin (asked once each).
+    pinned: std::collections::HashSet<SocketAddr>,
 }
 
 impl Session {
@@ -138,6 +141,7 @@ impl Session {
             bitrate_window: (now, 0),
             bitrate_bps: 0,
             arrivals: Arrivals::default(),
+            pinned: Default::default(),
         };
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -200,6 +204,11 @@ impl Session {
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(at)) => return Some(at),
                 Ok(Output::Transmit(t)) => {
+                    // str0m answers only STUN requests whose integrity it verified: the
+                    // address is the publisher's, route it here from now on (routes.rs).
+                    if stun::is_binding_success(&t.contents) && state.pinned.insert(t.destination) {
+                        self.routes.pin(&self.id, t.destination);
+                    }
                     // UDP is lossy anyway: a full socket buffer drops, it never stalls the session.
                     let source = state.arrivals.local_for(t.destination);
                     let _ = self.socket.try_send(t.destination, source, &t.contents);

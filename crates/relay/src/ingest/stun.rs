@@ -13,6 +13,12 @@ const MAX_USERNAME: usize = 513;
 
 /// Whether the datagram looks like STUN: first byte 0–3 (RFC 7983's demultiplexing range; DTLS
 /// starts at 20, so its records never pass), magic cookie, length fits.
+/// Whether `datagram` is a STUN Binding success response (what str0m sends only to a request
+/// whose MESSAGE-INTEGRITY matched the session's password).
+pub fn is_binding_success(datagram: &[u8]) -> bool {
+    is_stun(datagram) && datagram[..2] == [0x01, 0x01]
+}
+
 pub fn is_stun(datagram: &[u8]) -> bool {
     datagram.len() >= HEADER_LEN
         && datagram[0] <= 3
