@@ -42,10 +42,14 @@ function gathered(pc, ms) {
 }
 
 export class WhipClient {
-  /** @param {string} url the broadcast's whip_url  @param {string} token its bearer token */
-  constructor(url, token) {
+  /**
+   * @param {string} url the broadcast's whip_url  @param {string} token its bearer token
+   * @param {{timeoutMs?: number}} [options] how long a request may take (tests shorten it)
+   */
+  constructor(url, token, { timeoutMs = REQUEST_TIMEOUT_MS } = {}) {
     this.url = url;
     this.token = token;
+    this.timeoutMs = timeoutMs;
     this.location = null;
     this.etag = null;
     this.answer = null;
@@ -63,7 +67,7 @@ export class WhipClient {
       method: 'POST',
       headers: this.#headers({ 'Content-Type': 'application/sdp' }),
       body: pc.localDescription.sdp,
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      signal: AbortSignal.timeout(this.timeoutMs),
     });
     if (response.status !== 201) throw new WhipError(response.status, await readError(response));
     const location = response.headers.get('Location');
@@ -99,7 +103,7 @@ export class WhipClient {
       method: 'PATCH',
       headers: this.#headers({ 'Content-Type': 'application/trickle-ice-sdpfrag', 'If-Match': '*' }),
       body: fragment,
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      signal: AbortSignal.timeout(this.timeoutMs),
     });
     if (response.status !== 200) throw new WhipError(response.status, await readError(response));
     this.etag = response.headers.get('ETag');
@@ -129,7 +133,7 @@ export class WhipClient {
     const location = this.location;
     this.location = null;
     await fetch(location, {
-      method: 'DELETE', headers: this.#headers(), keepalive: true, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      method: 'DELETE', headers: this.#headers(), keepalive: true, signal: AbortSignal.timeout(this.timeoutMs),
     }).catch(() => {});
   }
 }
