@@ -37,10 +37,14 @@ export class Publisher {
     this.disconnectTimer = 0;
   }
 
-  /** Connects for the first time; throws (with the server's reason) when it cannot. */
+  /**
+   * Connects for the first time; throws (with the server's reason) when it cannot. Returns
+   * quietly when stopped meanwhile.
+   */
   async start() {
     this.#setState('connecting');
     await this.#newSession();
+    if (this.stopped) return;
     await this.#waitConnected(CONNECT_TIMEOUT_MS);
     this.#setState('live');
   }
@@ -79,7 +83,12 @@ export class Publisher {
     pc.addEventListener('connectionstatechange', () => this.#onConnectionState(pc));
     const whip = new WhipClient(this.options.whipUrl, this.options.token);
     this.whip = whip;
-    await whip.publish(pc);
+    try {
+      await whip.publish(pc);
+    } catch (error) {
+      // Once stopped, the answer cannot be applied to the closed connection; that is no error.
+      if (!this.stopped) throw error;
+    }
     if (this.stopped) {
       // Stop was pressed while the offer was on its way: end what the server just made.
       await whip.close();
