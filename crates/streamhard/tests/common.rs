@@ -144,6 +144,11 @@ impl Server {
         }
     }
 
+    /// The server's process id (for /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A session cookie (`name=value`), signing up an account on first use.
     pub async fn session_cookie(&self) -> String {
         let mut session = self.session.lock().await;

@@ -49,6 +49,18 @@ impl ApiError {
         }
     }
 
+    /// 503 with `Retry-After`: the server is busy, not broken.
+    pub fn unavailable(
+        retry_after: std::time::Duration,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+        }
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }

@@ -68,8 +68,8 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     pub clock: Clock,
     pub(crate) throttle: Arc<Mutex<Throttle>>,
-    /// Permits for argon2 work, one per core: each hash holds 19 MiB for tens of milliseconds.
-    pub(crate) hashing: Arc<tokio::sync::Semaphore>,
+    /// argon2 threads, one per core, and a short queue (accounts/hasher.rs).
+    pub(crate) hasher: Arc<crate::accounts::hasher::Hasher>,
     /// Held while checking a user's limits and creating what they limit.
     pub(crate) limits: Arc<tokio::sync::Mutex<()>>,
     /// The studio's files.
@@ -89,7 +89,7 @@ impl AppState {
             config: Arc::new(config),
             clock: Clock::system(),
             throttle: Arc::new(Mutex::new(Throttle::new(THROTTLE_CAPACITY))),
-            hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
+            hasher: Arc::new(crate::accounts::hasher::Hasher::new(cores, 4 * cores)),
             limits: Arc::default(),
             assets,
         }

@@ -6,6 +6,7 @@
 //! account or not.
 
 pub mod cookie;
+pub mod hasher;
 pub mod throttle;
 
 use std::time::Duration;
@@ -89,15 +90,18 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
         .map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))
 }
 
-/// Runs argon2 on a blocking thread, holding one of the hashing permits.
+/// Runs argon2 on one of the hashing threads ([`hasher`]); 503 when too many are waiting.
 async fn hashing<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
-    let _permit = state.hashing.acquire().await.map_err(ApiError::internal)?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(ApiError::internal)
+    state.hasher.run(work).await.map_err(|hasher::Busy| {
+        ApiError::unavailable(
+            Duration::from_secs(1),
+            "busy",
+            "the server is checking many passwords right now; try again in a second",
+        )
+    })
 }
 
 fn too_many(wait: Duration) -> ApiError {
