@@ -217,6 +217,29 @@ pub struct ServeArgs {
     )]
     pub max_destinations_per_user: usize,
 
+    /// Close a connection whose request head has not fully arrived within this many seconds
+    /// (also the idle time allowed between keep-alive requests).
+    #[arg(long, env = "STREAMHARD_HEADER_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_timeout_seconds: u64,
+
+    /// Fail a request whose body has not fully arrived within this many seconds.
+    #[arg(long, env = "STREAMHARD_BODY_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub body_timeout_seconds: u64,
+
+    /// Most HTTP connections open at once from one client address (0: no limit). Behind a
+    /// reverse proxy every client shares the proxy's address: raise it or set 0 there.
+    #[arg(
+        long,
+        env = "STREAMHARD_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 64
+    )]
+    pub max_connections_per_client: usize,
+
+    /// On SIGTERM/Ctrl-C, how long open HTTP requests (event streams included) may take to
+    /// finish before they are closed and the relay unpublishes every destination.
+    #[arg(long, env = "STREAMHARD_DRAIN_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub drain_seconds: u64,
+
     /// This node's id in a shared database: at start a node ends only the broadcasts it left
     /// open itself. Default: an id made on first start and kept in <data-dir>/node-id. Give
     /// each node its own, stable one (e.g. a StatefulSet pod's name).

@@ -1,11 +1,11 @@
 //! `streamhard`: the one binary. `streamhard serve` runs everything with zero configuration.
 
 mod config;
+mod http_server;
 mod node_id;
 mod tls;
 mod users;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,6 +56,10 @@ fn init_logging(filter: &str) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    match http_server::raise_open_files_limit() {
+        Some(limit) => info!(open_files = limit, "open files limit"),
+        None => tracing::warn!("cannot read the open files limit"),
+    }
     let data_dir = &args.storage.data_dir;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
@@ -137,27 +141,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         relay.udp_addr()
     );
 
-    // The peer address feeds login throttling per client address.
+    // The peer address (ConnectInfo, set by http_server) feeds login throttling per client.
     let app = streamhard_web::app(state)
         .layer(axum::middleware::map_request(
             tls::authority::host_from_authority,
         ))
-        .into_make_service_with_connect_info::<SocketAddr>();
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            Duration::from_secs(args.body_timeout_seconds),
+        ));
+    let limits = http_server::Limits {
+        header_timeout: Duration::from_secs(args.header_timeout_seconds),
+        per_client: args.max_connections_per_client,
+        drain: Duration::from_secs(args.drain_seconds),
+    };
     match tls {
         Some(identity) => {
-            // `tap_io` changes nothing on the streams: axum provides `ConnectInfo` for the
-            // `Addr` of a listener wrapped this way, and otherwise only for its own TcpListener.
-            use axum::serve::ListenerExt;
-            let listener = tls::TlsListener::new(listener, identity.config)?.tap_io(|_| {});
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
+            let listener = tls::TlsListener::new(listener, identity.config)?;
+            http_server::serve(listener, app, limits, shutdown_signal()).await;
         }
-        None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
-        }
+        None => http_server::serve(listener, app, limits, shutdown_signal()).await,
     }
     info!("shutting down: unpublishing destinations");
     relay.shutdown().await;

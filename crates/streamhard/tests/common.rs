@@ -144,6 +144,22 @@ impl Server {
         }
     }
 
+    /// Sends SIGTERM and waits up to `within` for the process to exit; its exit status, or
+    /// None if it was still running (then it is killed).
+    pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// The server's process id (for /proc).
     pub fn pid(&self) -> u32 {
         self.child.id()
