@@ -142,6 +142,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
 
     // The peer address (ConnectInfo, set by http_server) feeds login throttling per client.
+    let draining = state.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        info!("shutting down: no new sessions, /readyz 503, event streams end");
+        draining.begin_drain();
+    };
     let app = streamhard_web::app(state)
         .layer(axum::middleware::map_request(
             tls::authority::host_from_authority,
@@ -157,9 +163,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     match tls {
         Some(identity) => {
             let listener = tls::TlsListener::new(listener, identity.config)?;
-            http_server::serve(listener, app, limits, shutdown_signal()).await;
+            http_server::serve(listener, app, limits, shutdown).await;
         }
-        None => http_server::serve(listener, app, limits, shutdown_signal()).await,
+        None => http_server::serve(listener, app, limits, shutdown).await,
     }
     info!("shutting down: unpublishing destinations");
     relay.shutdown().await;

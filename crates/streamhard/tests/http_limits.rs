@@ -122,13 +122,21 @@ async fn sigterm_exits_cleanly_within_the_drain_time_with_an_event_stream_and_a_
     let (id, _whip, token) = server
         .create_broadcast(&[("one", "rtmp://127.0.0.1:9/live/KEY".to_owned())])
         .await;
-    let events = reqwest::Client::new()
+    let mut events = reqwest::Client::new()
         .get(format!("{}/api/broadcasts/{id}/events", server.http))
         .bearer_auth(&token)
         .send()
         .await
         .unwrap();
     assert_eq!(events.status(), 200);
+    // Everything the event stream sends, to its end.
+    let stream = tokio::spawn(async move {
+        let mut text = String::new();
+        while let Ok(Some(chunk)) = events.chunk().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        text
+    });
     let mut half = TcpStream::connect(addr(&server)).unwrap();
     half.write_all(b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
         .unwrap();
@@ -144,5 +152,12 @@ async fn sigterm_exits_cleanly_within_the_drain_time_with_an_event_stream_and_a_
         "{:?}",
         started.elapsed()
     );
-    drop(events);
+    let sent = tokio::time::timeout(Duration::from_secs(2), stream)
+        .await
+        .expect("the event stream ended")
+        .unwrap();
+    assert!(
+        sent.contains("event: shutdown"),
+        "no final event in: {sent}"
+    );
 }

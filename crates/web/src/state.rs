@@ -74,6 +74,8 @@ pub struct AppState {
     pub(crate) limits: Arc<tokio::sync::Mutex<()>>,
     /// The studio's files.
     pub(crate) assets: crate::studio::Assets,
+    /// Set when the server begins shutting down ([`AppState::begin_drain`]).
+    draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
@@ -92,6 +94,7 @@ impl AppState {
             hasher: Arc::new(crate::accounts::hasher::Hasher::new(cores, 4 * cores)),
             limits: Arc::default(),
             assets,
+            draining: Arc::default(),
         }
     }
 
@@ -99,6 +102,18 @@ impl AppState {
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// The server is shutting down: `/readyz` answers 503 (load balancers stop sending), new
+    /// WHIP sessions are refused with 503 + `Retry-After` (the publisher retries, landing on
+    /// another node), and event streams end with a final `shutdown` event.
+    pub fn begin_drain(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn throttle(&self) -> MutexGuard<'_, Throttle> {

@@ -81,6 +81,13 @@ async fn offer(
 ) -> Result<Response, ApiError> {
     let id = broadcast_id(&id)?;
     authorize_broadcast(&state, &headers, &id).await?;
+    if state.draining() {
+        return Err(ApiError::unavailable(
+            std::time::Duration::from_secs(2),
+            "shutting_down",
+            "this server is shutting down and takes no new sessions; try again in a moment",
+        ));
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

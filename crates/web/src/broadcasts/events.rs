@@ -41,6 +41,15 @@ impl Sampler {
             return None;
         }
         loop {
+            if self.state.draining() {
+                // The server is going away: say so, so a page knows to reconnect elsewhere
+                // rather than read the closed stream as the broadcast's end.
+                self.finished = true;
+                let event = Event::default()
+                    .event("shutdown")
+                    .data(r#"{"reason":"the server is shutting down"}"#);
+                return Some((Ok(event), self));
+            }
             let live = self.state.relay.broadcast(&self.id);
             if live.is_none() && self.record.ended_at.is_none() {
                 // Gone from the relay: pick up its end (or a restart's) from the history.
@@ -69,7 +78,8 @@ impl Sampler {
 }
 
 /// The broadcast's view (as `GET /api/broadcasts/{id}`) on every change and at least every
-/// 2 s; the stream ends after the broadcast does.
+/// 2 s; the stream ends after the broadcast does, or with an `event: shutdown` when the
+/// server shuts down.
 #[utoipa::path(
     get,
     path = "/api/broadcasts/{id}/events",
