@@ -56,6 +56,8 @@ fn init_logging(filter: &str) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Installed first, so a SIGTERM during start-up is a clean shutdown too.
+    let signal = shutdown_signal();
     match http_server::raise_open_files_limit() {
         Some(limit) => info!(open_files = limit, "open files limit"),
         None => tracing::warn!("cannot read the open files limit"),
@@ -144,7 +146,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // The peer address (ConnectInfo, set by http_server) feeds login throttling per client.
     let draining = state.clone();
     let shutdown = async move {
-        shutdown_signal().await;
+        signal.await;
         info!("shutting down: no new sessions, /readyz 503, event streams end");
         draining.begin_drain();
     };
@@ -189,23 +191,31 @@ async fn purge_sessions(store: Store, idle: Duration) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// The first SIGTERM or Ctrl-C. The handlers are installed when this is called, not when the
+/// future is first awaited: a signal that arrives while the server is still starting up must
+/// shut it down cleanly too, not kill it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let terminate = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (terminate, interrupt) {
+                (Ok(mut terminate), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = terminate.recv() => {},
+                        _ = interrupt.recv() => {},
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

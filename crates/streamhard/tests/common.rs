@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 use streamhard_testkit::fixtures::TestMedia;
 use streamhard_whip_client::{Publisher, PublisherOptions, SendReport};
 
+/// How long SIGTERM may take: the default drain (10 s) and unpublishing with time to spare.
+const SHUTDOWN_WITHIN: Duration = Duration::from_secs(13);
+
 /// A running `streamhard serve` on free ports with its own data directory.
 pub struct Server {
     child: Child,
@@ -124,17 +127,17 @@ impl Server {
     }
 
     /// Shuts the server down as an operator would (SIGTERM, so SQLite closes cleanly) and
-    /// keeps its data directory and complete log for inspection.
+    /// keeps its data directory and complete log for inspection. The server must exit 0
+    /// within its drain time (10 s by default) plus the relay's unpublishing: a shutdown that
+    /// needs SIGKILL fails the test.
     pub fn stop_keeping_data(mut self) -> Stopped {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let status = self.terminate(SHUTDOWN_WITHIN);
         let _ = self.child.kill();
         let _ = self.child.wait();
+        match status {
+            Some(status) => assert!(status.success(), "the server exited with {status}"),
+            None => panic!("the server was still running {SHUTDOWN_WITHIN:?} after SIGTERM"),
+        }
         if let Some(reader) = self.log_reader.take() {
             let _ = reader.join();
         }
