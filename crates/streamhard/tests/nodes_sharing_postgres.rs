@@ -28,25 +28,7 @@ impl Database {
 
     /// The single value `sql` selects, as psql prints it (`t`/`f` for booleans).
     fn query(&self, sql: &str) -> String {
-        let out = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                &self.name,
-                "-tAc",
-                sql,
-            ])
-            .output()
-            .expect("psql");
-        assert!(
-            out.status.success(),
-            "{sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        psql_in(&self.name, sql)
     }
 
     fn url(&self) -> String {
@@ -64,20 +46,30 @@ impl Drop for Database {
 }
 
 fn psql(sql: &str) {
-    let status = Command::new("psql")
+    psql_in("postgres", sql);
+}
+
+/// Runs `sql` in `database` on the test server; what it printed (unaligned, tuples only).
+fn psql_in(database: &str, sql: &str) -> String {
+    let out = Command::new("psql")
         .args([
             "-h",
             "127.0.0.1",
             "-U",
             "postgres",
             "-d",
-            "postgres",
-            "-qc",
+            database,
+            "-tAc",
             sql,
         ])
-        .status()
+        .output()
         .expect("psql (scripts/test makes sure PostgreSQL answers on 127.0.0.1:5432)");
-    assert!(status.success(), "psql {sql}");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,16 +42,6 @@ fn presented(headers: &HeaderMap) -> Presented {
     }
 }
 
-/// The session cookie's token, when the request is judged by it: never when it carries an
-/// `Authorization` header (that request is judged by the header alone, so a cross-site script
-/// adding one cannot act through the cookie).
-pub(crate) fn session_cookie_in_force(headers: &HeaderMap) -> Option<SecretToken> {
-    match presented(headers) {
-        Presented::Session(token) => Some(token),
-        Presented::Bearer(_) | Presented::Nothing => None,
-    }
-}
-
 /// The logged-in user of the request's session cookie, if any.
 async fn session_user(state: &AppState, token: &SecretToken) -> Result<Option<User>, ApiError> {
     state

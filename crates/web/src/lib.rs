@@ -9,6 +9,7 @@ mod auth;
 mod broadcasts;
 mod client;
 mod clock;
+mod conditional;
 mod csrf;
 mod destinations;
 mod error;

@@ -290,7 +290,7 @@ pub async fn logout(
     if headers.contains_key(axum::http::header::AUTHORIZATION) {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    if let Some(token) = crate::auth::session_cookie_in_force(&headers) {
+    if let Some(token) = cookie::session_token(&headers) {
         state
             .store
             .revoke_session(&token)

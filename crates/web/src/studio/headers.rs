@@ -56,14 +56,3 @@ pub fn for_file(file: &File) -> HeaderMap {
     );
     headers
 }
-
-/// Whether the request's `If-None-Match` names this ETag (or `*`).
-pub fn matches_etag(request: &HeaderMap, etag: &str) -> bool {
-    request
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|tag| tag.trim().trim_start_matches("W/"))
-        .any(|tag| tag == etag || tag == "*")
-}

@@ -55,7 +55,7 @@ fn serve(assets: &Assets, path: &str, method: &Method, request: &HeaderMap) -> R
         return not_found();
     };
     let mut headers = headers::for_file(&file);
-    if headers::matches_etag(request, &file.etag) {
+    if crate::conditional::not_modified(request, &file.etag) {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
     headers.insert(header::CONTENT_LENGTH, file.bytes.len().into());

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
+    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG,
     X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -123,17 +123,6 @@ fn etag(sha256: &str) -> String {
     format!("\"{sha256}\"")
 }
 
-/// Whether `If-None-Match` lists `etag` (weak comparison, as RFC 9110 asks for this header).
-fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
-}
-
 /// The logged-in user's logo.
 #[utoipa::path(
     get,
@@ -169,7 +158,7 @@ pub async fn show(
         ),
         (CACHE_CONTROL, HeaderValue::from_static("private, no-cache")),
     ];
-    if not_modified(&headers, &tag) {
+    if crate::conditional::not_modified(&headers, &tag) {
         return Ok((StatusCode::NOT_MODIFIED, validators).into_response());
     }
     let content_type = HeaderValue::from_str(&logo.content_type).map_err(ApiError::internal)?;
@@ -323,6 +312,8 @@ mod tests {
 
     #[test]
     fn if_none_match_matches_the_tag_weakly_in_a_list_or_as_a_wildcard() {
+        use crate::conditional::not_modified;
+        use axum::http::header::IF_NONE_MATCH;
         let tag = etag("abc");
         let with = |v: &str| {
             let mut h = HeaderMap::new();

@@ -283,7 +283,7 @@ export class Studio {
   /** Removes a card; while live, also from the running broadcast. */
   async removeDestination(uid) {
     const d = this.state.destinations.find((x) => x.uid === uid);
-    const live = this.#serverDestination(d);
+    const live = this.serverDestination(d);
     if (live && this.broadcast) {
       try {
         await this.broadcast.remove(live.id);
@@ -319,12 +319,8 @@ export class Studio {
   }
 
   /** The server's view of a card's destination in the running broadcast. */
-  #serverDestination(d) {
-    return d && this.state.view?.destinations.find((v) => v.name === d.label);
-  }
-
   serverDestination(d) {
-    return this.#serverDestination(d);
+    return d && this.state.view?.destinations.find((v) => v.name === d.label);
   }
 
   // Going live (live.js) -------------------------------------------------------------------

@@ -41,7 +41,10 @@ export function destinationsView(studio) {
   studio.store.set({});
   // Statuses count down ("Retrying in 3 s") between server events.
   studio.every(1000, () => {
-    for (const [id, c] of cards) c.tick(studio.state.destinations.find((d) => d.uid === id), studio.state);
+    for (const [id, c] of cards) {
+      const dest = studio.state.destinations.find((d) => d.uid === id);
+      if (dest) c.update(dest, studio.state);
+    }
   });
 
   return panel('Destinations', h('div', { class: 'row' }, adder.el, add), list, remember.el, rememberHint);
@@ -101,9 +104,6 @@ function card(studio, d) {
       error.hidden = !mine;
       // Rewriting an alert's text re-announces it: write only changes.
       if (error.textContent !== (mine?.message ?? '')) error.textContent = mine?.message ?? '';
-    },
-    tick(dest, s) {
-      if (dest) this.update(dest, s);
     },
   };
 }
