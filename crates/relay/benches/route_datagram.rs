@@ -4,9 +4,8 @@
 //! - `by_address`: a datagram (1200 bytes, SRTP-sized) from a peer address already pinned to
 //!   its session: every media packet takes this path;
 //! - `first_stun`: a STUN binding request from an address not pinned yet, routed by the ufrag
-//!   in its USERNAME. Each session already has the most addresses it may pin, so the request
-//!   takes the whole ufrag path every time except the two map inserts of a first pin: this is
-//!   also the cost of each datagram of a spoofed-STUN flood;
+//!   in its USERNAME (a request pins nothing; the session pins once str0m verified it): this
+//!   is also the cost of each datagram of a spoofed-STUN flood;
 //! - `unknown_peer`: a non-STUN datagram from an address no session knows, dropped;
 //! - `local_ufrag`: the STUN USERNAME parse alone.
 //!
@@ -99,13 +98,16 @@ impl Relay {
         for i in 0..sessions {
             let ufrag = IceCreds::new().ufrag;
             let (tx, rx) = mpsc::channel(SESSION_QUEUE);
-            routes.register(ufrag.clone(), SessionId::random(), tx);
+            let session = SessionId::random();
+            routes.register(ufrag.clone(), session.clone(), tx);
             let pins = if saturated { MAX_ADDRS_PER_SESSION } else { 1 };
             for pin in 0..pins {
+                // As the session does once str0m answered the peer's request (verified).
                 let source = peer(0, i * MAX_ADDRS_PER_SESSION + pin);
                 routes
                     .deliver(datagram(source, binding_request(&ufrag)))
                     .expect("a registered ufrag routes");
+                assert!(routes.pin(&session, source), "a session pins its peer");
             }
             ufrags.push(ufrag);
             queues.push(rx);
