@@ -21,8 +21,15 @@ pub struct TlsFront {
 impl TlsFront {
     /// Terminates TLS on a free port and forwards to `127.0.0.1:{upstream_port}`.
     pub fn start(upstream_port: u16) -> anyhow::Result<Self> {
+        Self::start_named(upstream_port, &["localhost", "127.0.0.1"])
+    }
+
+    /// [`Self::start`] with a certificate for `names` only (DNS names or IP addresses): with
+    /// names other than `localhost`, a client that trusts the CA still refuses the server's
+    /// name.
+    pub fn start_named(upstream_port: u16, names: &[&str]) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("temp dir for the TLS front")?;
-        write_certificates(&dir)?;
+        write_certificates(&dir, names)?;
         let port = free_port()?;
         let d = dir.path().display();
         let config = format!(
@@ -44,7 +51,8 @@ impl TlsFront {
         })
     }
 
-    /// `rtmps://localhost:PORT/live/{stream}` (the certificate is for localhost and 127.0.0.1).
+    /// `rtmps://localhost:PORT/live/{stream}` (the certificate of [`Self::start`] is for
+    /// localhost and 127.0.0.1).
     pub fn url(&self, stream: &str) -> String {
         format!("rtmps://localhost:{}/live/{stream}", self.port)
     }
@@ -68,7 +76,7 @@ impl Drop for TlsFront {
     }
 }
 
-fn write_certificates(dir: &tempfile::TempDir) -> anyhow::Result<()> {
+fn write_certificates(dir: &tempfile::TempDir, names: &[&str]) -> anyhow::Result<()> {
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -78,10 +86,12 @@ fn write_certificates(dir: &tempfile::TempDir) -> anyhow::Result<()> {
     let ca = ca_params.self_signed(&ca_key)?;
 
     let key = KeyPair::generate()?;
-    let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+    let names: Vec<String> = names.iter().map(|&n| n.to_owned()).collect();
+    let common_name = names.first().cloned().unwrap_or_default();
+    let mut params = CertificateParams::new(names)?;
     params
         .distinguished_name
-        .push(DnType::CommonName, "localhost");
+        .push(DnType::CommonName, common_name);
     let cert = params.signed_by(&key, &ca, &ca_key)?;
 
     std::fs::write(dir.path().join("ca.pem"), ca.pem())?;

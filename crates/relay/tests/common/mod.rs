@@ -4,6 +4,9 @@
 // Each test file uses its own subset of these helpers.
 #![allow(dead_code)]
 
+pub mod isolated;
+pub mod reset_proxy;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -149,6 +152,38 @@ impl<'a> Player<'a> {
     /// Plays for `duration`.
     pub async fn play(&mut self, destination: &Destination, duration: Duration) {
         self.play_until(destination, duration, |_| false).await;
+    }
+
+    /// Plays to every destination at once, each getting the same tags at the same moment as
+    /// a broadcast fans out, for `duration` or until `done` holds for all their statuses.
+    pub async fn play_all_until(
+        &mut self,
+        destinations: &[&Destination],
+        duration: Duration,
+        done: impl Fn(&[DestinationStatus]) -> bool,
+    ) -> Vec<DestinationStatus> {
+        let statuses = |d: &[&Destination]| d.iter().map(|d| d.status()).collect::<Vec<_>>();
+        let end = Instant::now() + duration;
+        loop {
+            let status = statuses(destinations);
+            if done(&status) || Instant::now() >= end {
+                return status;
+            }
+            let tag = self.next_tag();
+            let (start, first) = *self.origin.get_or_insert((Instant::now(), tag.timestamp));
+            let due = start + Duration::from_millis(u64::from(tag.timestamp - first));
+            tokio::time::sleep_until(due.min(end)).await;
+            if Instant::now() >= end {
+                return statuses(destinations);
+            }
+            if tag.kind == streamhard_media::flv::TagKind::Video {
+                self.pushed_video += 1;
+            }
+            for destination in destinations {
+                destination.push(&tag);
+            }
+            self.advance();
+        }
     }
 
     fn next_tag(&self) -> Tag {
