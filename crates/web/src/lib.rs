@@ -35,6 +35,17 @@ pub use error::ApiError;
 pub use openapi::{openapi, openapi_json_text};
 pub use state::{AppState, WebConfig};
 
+/// Not an API: the JSON request bodies and their validation, reachable from outside the crate
+/// only so that the fuzz targets (`fuzz/fuzz_targets/web_json.rs`) can drive them without a
+/// server, a store or a password hash per input. The modules stay private.
+#[doc(hidden)]
+pub mod fuzz_support {
+    pub use crate::accounts::{LoginRequest, SignupRequest};
+    pub use crate::broadcasts::{CreateBroadcast, NewDestination};
+    pub use crate::destinations::validate as validate_destination;
+    pub use crate::studio_settings::{MAX_SETTINGS_BYTES, canonical_settings};
+}
+
 /// Largest SDP offer accepted. Browser offers are 3–8 KiB; 64 KiB leaves room for many codecs.
 pub const MAX_SDP_BYTES: usize = 64 * 1024;
 /// Largest JSON body accepted by the API.

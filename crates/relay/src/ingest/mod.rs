@@ -35,6 +35,8 @@ pub(crate) use session::Patch;
 #[doc(hidden)]
 pub mod bench_support {
     pub use super::routes::{Datagram, Routes, Undelivered};
+    // The WHIP PATCH rewrites, for the fuzz targets in `fuzz/`.
+    pub use super::sdpfrag::{restart_answer, with_credentials};
     pub use super::stun::local_ufrag;
 }
 

@@ -14,7 +14,9 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-use document::MAX_SETTINGS_BYTES;
+pub use document::MAX_SETTINGS_BYTES;
+/// For the fuzz target (`crate::fuzz_support`): the check and re-serialisation of a document.
+pub use document::canonical as canonical_settings;
 use logo::MAX_LOGO_BYTES;
 
 /// Each route with the body limit of what it accepts: 16 KiB of JSON, 512 KiB of image.
