@@ -107,6 +107,20 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         refused,
     );
 
+    // Every connection, session, broadcast and destination runs as tasks: a count that does
+    // not come back down after they end is a leak (the soak test watches it).
+    let tasks = Gauge::<i64>::default();
+    tasks.set(
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks() as i64,
+    );
+    registry.register(
+        "runtime_alive_tasks",
+        "Tasks alive in the server's async runtime",
+        tasks,
+    );
+
     registry.register_with_unit(
         "relay_latency",
         "Video frame arrival on the ingest socket to its FLV tag written to a destination socket",
