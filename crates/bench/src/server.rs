@@ -42,6 +42,10 @@ impl ServerProcess {
                 "--max-destinations-per-user",
                 &(streams * destinations).max(1).to_string(),
             ])
+            // Every publisher is on this host, one source address for the per-peer rate
+            // limit (meant for distinct hosts); and the ramp may pass the default session cap.
+            .args(["--max-peer-packets-per-second", "0"])
+            .args(["--max-sessions", &streams.max(1).to_string()])
             .args(["--log", "warn"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

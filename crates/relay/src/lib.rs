@@ -19,8 +19,8 @@ pub use broadcast::{Broadcast, BroadcastStatus, IngestInfo};
 pub use destination::{DestinationSettings, DestinationState, DestinationStatus, is_public};
 pub use ids::{BroadcastId, DestinationId, SessionId};
 pub use ingest::{
-    Accepted, CandidatePolicy, IfMatch, IngestConfig, IngestError, MAX_SDPFRAG_BYTES, OfferError,
-    PatchError, PatchOutcome, SdpFrag,
+    Accepted, CandidatePolicy, IfMatch, IngestConfig, IngestError, IngestLimits, MAX_SDPFRAG_BYTES,
+    OfferError, PatchError, PatchOutcome, SdpFrag,
 };
 
 #[derive(Clone, Debug)]
@@ -62,6 +62,11 @@ impl Relay {
 
     pub fn ingest_counters(&self) -> &ingest::IngestCounters {
         &self.ingest.counters
+    }
+
+    /// WebRTC sessions on this node (bounded by [`IngestLimits::max_sessions`]).
+    pub fn sessions(&self) -> usize {
+        self.ingest.sessions()
     }
 
     /// Creates a broadcast and starts its destinations (they connect and wait for media).

@@ -44,6 +44,38 @@ impl Store {
         Ok(())
     }
 
+    /// Ends `user`'s sessions beyond the `max` most recently used, never `keep` (the one
+    /// just created): called after every login, it bounds the sessions one account can hold
+    /// however often it logs in. Returns how many ended.
+    ///
+    /// "Most recently used" is by `last_seen_at`, then `created_at`: a session in daily use
+    /// outlives logins made and abandoned since. Two logins pruning at once each keep at most
+    /// `max`, so the bound holds without a lock.
+    pub async fn prune_sessions_of(
+        &self,
+        user: &UserId,
+        keep: &SecretToken,
+        max: usize,
+    ) -> Result<u64, StoreError> {
+        let keep = keep.hash();
+        // The kept session takes one of the `max` places.
+        let others = i64::try_from(max.saturating_sub(1)).unwrap_or(i64::MAX);
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2 AND token_hash NOT IN \
+                 (SELECT token_hash FROM sessions WHERE user_id = $1 AND token_hash <> $2 \
+                  ORDER BY last_seen_at DESC, created_at DESC, token_hash LIMIT $3)",
+            )
+            .bind(user.as_str())
+            .bind(keep.as_str())
+            .bind(others)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(StoreError::query("prune sessions of user"))
+    }
+
     /// The account logged in with `token`, if the session exists and has expired neither by
     /// age nor by `idle` time without use. Expired sessions are deleted on sight; live ones
     /// are marked as used (at most every [`SESSION_TOUCH_INTERVAL`]).

@@ -281,6 +281,81 @@ async fn purging_removes_only_expired_sessions(store: Store) {
     );
 }
 
+async fn a_login_past_the_cap_ends_the_least_recently_used_sessions_only(store: Store) {
+    let ann = add_user(&store, "ann@example.com", "correct horse battery").await;
+    let bob = store
+        .create_user(
+            &email("bob@example.com"),
+            &UserName::parse("Bob").unwrap(),
+            &PasswordHash::create(&Password::new("correct horse battery".into()).unwrap()).unwrap(),
+            T0,
+        )
+        .await
+        .unwrap();
+    let bobs = SecretToken::generate();
+    store.create_session(&bobs, &bob.id, T0, DAY).await.unwrap();
+    // Four logins of Ann, the first one still in use.
+    let ann_sessions: Vec<_> = (0..4).map(|_| SecretToken::generate()).collect();
+    for (i, token) in ann_sessions.iter().enumerate() {
+        store
+            .create_session(token, &ann.id, at(100 * i as u64), DAY)
+            .await
+            .unwrap();
+    }
+    assert!(
+        store
+            .session_user(&ann_sessions[0], at(400), DAY)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // A fifth login with a cap of 3: it, the one in use and the newest other stay.
+    let login = SecretToken::generate();
+    store
+        .create_session(&login, &ann.id, at(500), DAY)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.prune_sessions_of(&ann.id, &login, 3).await.unwrap(),
+        2
+    );
+    for (token, alive) in [
+        (&login, true),
+        (&ann_sessions[0], true),
+        (&ann_sessions[3], true),
+        (&ann_sessions[1], false),
+        (&ann_sessions[2], false),
+    ] {
+        let found = store.session_user(token, at(510), DAY).await.unwrap();
+        assert_eq!(found.is_some(), alive);
+    }
+    // Logins within one second: the one just made always survives its own pruning.
+    for _ in 0..5 {
+        let login = SecretToken::generate();
+        store
+            .create_session(&login, &ann.id, at(600), DAY)
+            .await
+            .unwrap();
+        store.prune_sessions_of(&ann.id, &login, 3).await.unwrap();
+        assert!(
+            store
+                .session_user(&login, at(600), DAY)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+    assert!(
+        store
+            .session_user(&bobs, at(600), DAY)
+            .await
+            .unwrap()
+            .is_some(),
+        "another account's sessions are not touched"
+    );
+    assert_eq!(store.revoke_sessions_of(&ann.id).await.unwrap(), 3);
+}
+
 async fn history_records_counts_and_platform_names_and_how_long_it_ran(store: Store) {
     let ann = add_user(&store, "ann@example.com", "correct horse battery").await;
     let token = SecretToken::generate();
@@ -442,6 +517,7 @@ on_both_backends!(
     a_session_ends_after_idle_time_and_each_use_postpones_that,
     uses_closer_together_than_the_touch_interval_do_not_extend_a_session,
     purging_removes_only_expired_sessions,
+    a_login_past_the_cap_ends_the_least_recently_used_sessions_only,
     history_records_counts_and_platform_names_and_how_long_it_ran,
     destinations_added_while_live_join_the_history_but_not_after_the_end,
     a_broadcast_id_is_recorded_once,

@@ -217,6 +217,43 @@ pub struct ServeArgs {
     )]
     pub max_destinations_per_user: usize,
 
+    /// Most WebRTC (WHIP) sessions this node carries at once; a new one past it gets 503
+    /// `node_full` with Retry-After (a publisher reconnecting to its broadcast is never
+    /// refused). 200: a stream costs ~1.1% of a core and ~1 MB (BENCHMARKS.md), so 200 fill
+    /// about 2–3 cores; past what the machine can carry every stream would degrade at once,
+    /// refusing the next one keeps the others whole. Per user, sessions are bounded by
+    /// --max-broadcasts-per-user: a broadcast has one session, a new one replaces it.
+    #[arg(long, env = "STREAMHARD_MAX_SESSIONS", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_sessions: u64,
+
+    /// Most UDP datagrams per second one source (IPv4 address, IPv6 /64) may send to the
+    /// WebRTC port, with a burst of one second's worth; the excess is dropped before routing
+    /// (0: no limit). 3000: a 1080p 8 Mbit/s stream is ~800/s, so a few full-HD publishers
+    /// behind one NAT fit, while one host flooding cannot take the reader from everyone.
+    #[arg(
+        long,
+        env = "STREAMHARD_MAX_PEER_PACKETS_PER_SECOND",
+        default_value_t = 3000
+    )]
+    pub max_peer_packets_per_second: u32,
+
+    /// Most login sessions one account keeps; a login past it ends the account's least
+    /// recently used one. Every login makes one (each lasts up to --session-lifetime-days),
+    /// so without a cap a script logging in in a loop would grow the table without end.
+    #[arg(long, env = "STREAMHARD_MAX_LOGIN_SESSIONS_PER_USER", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_login_sessions_per_user: u64,
+
+    /// Most event streams (GET /api/broadcasts/{id}/events) one user's broadcasts may have
+    /// open at once; past it 429 with Retry-After. A studio tab holds one; 8 leaves room for
+    /// a few tabs and a dashboard.
+    #[arg(long, env = "STREAMHARD_MAX_EVENT_STREAMS_PER_USER", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_event_streams_per_user: u64,
+
+    /// Most event streams open on this node at once, all users together; past it 503 with
+    /// Retry-After. Each renders its broadcast twice a second.
+    #[arg(long, env = "STREAMHARD_MAX_EVENT_STREAMS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_event_streams: u64,
+
     /// Close a connection whose request head has not fully arrived within this many seconds
     /// (also the idle time allowed between keep-alive requests).
     #[arg(long, env = "STREAMHARD_HEADER_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]

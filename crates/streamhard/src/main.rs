@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use streamhard_relay::{DestinationSettings, IngestConfig, Relay, RelayConfig};
+use streamhard_relay::{DestinationSettings, IngestConfig, IngestLimits, Relay, RelayConfig};
 use streamhard_store::{Store, Timestamp};
 use streamhard_web::{AppState, WebConfig};
 use tracing::info;
@@ -101,6 +101,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 aac_bitrate: args.aac_bitrate,
                 ..Default::default()
             },
+            limits: IngestLimits {
+                max_sessions: args.max_sessions as usize,
+                max_peer_packets_per_second: args.max_peer_packets_per_second,
+            },
         },
         destination: DestinationSettings {
             max_failures: args.destination_max_failures,
@@ -120,6 +124,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_destinations: args.max_destinations,
             max_broadcasts_per_user: args.max_broadcasts_per_user,
             max_destinations_per_user: args.max_destinations_per_user,
+            max_login_sessions_per_user: args.max_login_sessions_per_user as usize,
+            max_event_streams_per_user: args.max_event_streams_per_user as usize,
+            max_event_streams: args.max_event_streams as usize,
             signup_enabled: !args.disable_signup,
             cookie_secure: args.cookie_secure(),
             session_idle: args.session_idle(),

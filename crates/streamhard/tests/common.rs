@@ -20,6 +20,8 @@ pub struct Server {
     child: Child,
     /// Base URL: `http://…`, or `https://…` when the server was started with TLS.
     pub http: String,
+    /// The WebRTC (UDP) port, from the ready line.
+    pub udp_port: u16,
     /// Used for the API calls below ([`Server::with_client`] sets one that trusts a test CA).
     client: reqwest::Client,
     /// Everything the server logged (stderr), for assertions that keys never appear.
@@ -100,6 +102,12 @@ impl Server {
                     .or_else(|| w.strip_prefix("https=").map(|a| ("https", a)))
             })
             .unwrap_or_else(|| panic!("no ready line, got {line:?}; log: {}", log.lock().unwrap()));
+        let udp_port = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("udp="))
+            .and_then(|a| a.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no udp= in the ready line {line:?}"));
         // A wildcard listen address is reachable on loopback, as a browser on this host would.
         let http = http
             .replace("0.0.0.0:", "127.0.0.1:")
@@ -107,6 +115,7 @@ impl Server {
         Server {
             child,
             http: format!("{scheme}://{http}"),
+            udp_port,
             client: reqwest::Client::new(),
             log,
             session: Default::default(),

@@ -61,6 +61,13 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         "Broadcasts with a publisher connected",
         live,
     );
+    let sessions = Gauge::<i64>::default();
+    sessions.set(state.relay.sessions() as i64);
+    registry.register(
+        "ingest_sessions",
+        "WebRTC sessions on this node (at most --max-sessions)",
+        sessions,
+    );
     registry.register("destinations", "Destinations by state", destinations);
     registry.register(
         "destination_sent_bytes",
@@ -89,6 +96,16 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
             "ingest_dropped_datagrams",
             "Datagrams dropped because their session was busy",
             &counters.session_busy,
+        ),
+        (
+            "udp_datagrams_rate_limited",
+            "Datagrams dropped because their source sent more than --max-peer-packets-per-second",
+            &counters.rate_limited,
+        ),
+        (
+            "whip_sessions_refused_node_full",
+            "WHIP offers refused because the node carried --max-sessions sessions",
+            &counters.sessions_refused,
         ),
     ] {
         let counter = Counter::<u64>::default();

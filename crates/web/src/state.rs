@@ -25,6 +25,12 @@ pub struct WebConfig {
     pub max_broadcasts_per_user: usize,
     /// Most destinations one user's running broadcasts may have together.
     pub max_destinations_per_user: usize,
+    /// Most login sessions one account keeps; a new login ends the least recently used.
+    pub max_login_sessions_per_user: usize,
+    /// Most event streams one user's broadcasts may have open at once (429 past it).
+    pub max_event_streams_per_user: usize,
+    /// Most event streams open on this node at once (503 past it).
+    pub max_event_streams: usize,
     /// Whether `POST /api/auth/signup` creates accounts (`--disable-signup` turns it off).
     pub signup_enabled: bool,
     /// Mark the session cookie `Secure` (served over HTTPS, or behind a TLS proxy).
@@ -50,6 +56,9 @@ impl Default for WebConfig {
             max_destinations: 10,
             max_broadcasts_per_user: 3,
             max_destinations_per_user: 20,
+            max_login_sessions_per_user: 50,
+            max_event_streams_per_user: 8,
+            max_event_streams: 2000,
             signup_enabled: true,
             cookie_secure: false,
             session_idle: Duration::from_secs(24 * 3600),
@@ -74,6 +83,8 @@ pub struct AppState {
     pub(crate) limits: Arc<tokio::sync::Mutex<()>>,
     /// The studio's files.
     pub(crate) assets: crate::studio::Assets,
+    /// Event streams open, per user and in all.
+    pub(crate) event_streams: Arc<crate::broadcasts::StreamSlots>,
     /// Set when the server begins shutting down ([`AppState::begin_drain`]).
     draining: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -85,6 +96,10 @@ impl AppState {
             Some(dir) => crate::studio::Assets::from_dir(dir),
             None => crate::studio::Assets::embedded(),
         };
+        let event_streams = Arc::new(crate::broadcasts::StreamSlots::new(
+            config.max_event_streams_per_user,
+            config.max_event_streams,
+        ));
         Self {
             relay,
             store,
@@ -94,6 +109,7 @@ impl AppState {
             hasher: Arc::new(crate::accounts::hasher::Hasher::new(cores, 4 * cores)),
             limits: Arc::default(),
             assets,
+            event_streams,
             draining: Arc::default(),
         }
     }

@@ -23,6 +23,10 @@ use crate::auth::authorize_broadcast;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// `Retry-After` of a WHIP offer refused because the node carries its most sessions: long
+/// enough for a session to end, short enough that a streamer waiting to go live barely notices.
+const NODE_FULL_RETRY_SECONDS: u64 = 5;
+
 pub fn routes() -> Router<AppState> {
     // Browsers on another origin may publish with a bearer token (no cookies are involved,
     // so a wildcard origin is safe here). OBS does not use CORS at all.
@@ -162,6 +166,12 @@ fn offer_error(e: IngestError) -> ApiError {
         e @ IngestError::Candidate(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "no_candidates",
+            e.to_string(),
+        ),
+        // Busy, not broken: the publisher retries later, or a load balancer sends it elsewhere.
+        e @ IngestError::Full(_) => ApiError::unavailable(
+            std::time::Duration::from_secs(NODE_FULL_RETRY_SECONDS),
+            "node_full",
             e.to_string(),
         ),
     }

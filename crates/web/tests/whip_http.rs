@@ -31,6 +31,7 @@ async fn state() -> AppState {
             keyframe_interval: std::time::Duration::from_secs(2),
             start_bitrate_kbps: 2500,
             pipeline: Default::default(),
+            limits: Default::default(),
         },
         destination: DestinationSettings {
             allow_private: true,

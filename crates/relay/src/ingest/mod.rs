@@ -5,6 +5,7 @@
 //! spread over the runtime's worker threads. Sessions send on the shared socket directly.
 
 mod candidates;
+mod peer_rate;
 mod routes;
 mod sdp;
 mod sdpfrag;
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 pub use candidates::{CandidatePolicy, HostAddress, gather};
+pub use peer_rate::PeerRateSettings;
 pub use sdp::OfferError;
 pub use sdpfrag::{IfMatch, MAX_SDPFRAG_BYTES, PatchError, PatchOutcome, SdpFrag};
 pub(crate) use session::Patch;
@@ -42,6 +44,7 @@ pub mod bench_support {
 
 use crate::broadcast::{Broadcast, IngestSlot};
 use crate::ids::SessionId;
+use peer_rate::PeerRate;
 use routes::{Datagram, Routes, Undelivered};
 use sdp::{NegotiatedMedia, OfferPlan};
 use socket::{IngestSocket, RECEIVE_BUFFER, RecvBatch};
@@ -55,6 +58,40 @@ const MAX_DATAGRAM: usize = 2048;
 const VIDEO_REORDERING_PACKETS: usize = 256;
 /// Control messages (PATCH) queued per session.
 const CONTROL_QUEUE: usize = 8;
+/// Sources the per-peer rate limit remembers (about 50 bytes each). Far more than the
+/// publishers of a node; spoofed sources beyond it only push out the stalest.
+const PEER_RATE_CAPACITY: usize = 16_384;
+
+/// How much one node takes on, fixed at start.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IngestLimits {
+    /// Live WebRTC sessions on this node; a new one past it is refused ([`IngestError::Full`]).
+    /// Replacing a broadcast's session (a publisher reconnecting) is always allowed: it ends
+    /// the one it replaces.
+    pub max_sessions: usize,
+    /// Datagrams per second one source (IPv4 address, IPv6 /64) may send on the UDP port, with
+    /// a burst of one second's worth; `0` turns the limit off.
+    pub max_peer_packets_per_second: u32,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        Self {
+            max_sessions: 200,
+            max_peer_packets_per_second: 3000,
+        }
+    }
+}
+
+impl IngestLimits {
+    fn peer_rate(&self) -> Option<PeerRateSettings> {
+        (self.max_peer_packets_per_second > 0).then_some(PeerRateSettings {
+            rate: self.max_peer_packets_per_second,
+            burst: self.max_peer_packets_per_second,
+            capacity: PEER_RATE_CAPACITY,
+        })
+    }
+}
 
 /// Settings for the ingest side, fixed at start.
 #[derive(Clone, Debug)]
@@ -68,6 +105,7 @@ pub struct IngestConfig {
     /// Sent as x-google-start-bitrate so the browser starts at a usable quality.
     pub start_bitrate_kbps: u32,
     pub pipeline: PipelineSettings,
+    pub limits: IngestLimits,
 }
 
 /// Counters for /metrics.
@@ -76,6 +114,10 @@ pub struct IngestCounters {
     pub datagrams: AtomicU64,
     pub unknown_peer: AtomicU64,
     pub session_busy: AtomicU64,
+    /// Datagrams dropped because their source exceeded its packet rate.
+    pub rate_limited: AtomicU64,
+    /// WHIP offers refused because the node had `max_sessions` sessions.
+    pub sessions_refused: AtomicU64,
     /// Offers refused, by [`OfferError::reason`] (same order as [`OfferError::REASONS`]).
     offers_refused: [AtomicU64; OfferError::REASONS.len()],
 }
@@ -107,6 +149,10 @@ pub enum IngestError {
     Negotiation(String),
     #[error("the server has no address to advertise: {0}")]
     Candidate(String),
+    #[error(
+        "this server already carries {0} sessions, its limit; try again later or another server"
+    )]
+    Full(usize),
 }
 
 /// What a new session hands back to the WHIP handler.
@@ -123,6 +169,9 @@ pub struct Ingest {
     socket: Arc<IngestSocket>,
     bound: SocketAddr,
     routes: Arc<Routes>,
+    /// Held from the session count check to the new session's registration, so concurrent
+    /// offers cannot both take the last slot.
+    admission: std::sync::Mutex<()>,
     pub counters: Arc<IngestCounters>,
 }
 
@@ -146,6 +195,7 @@ impl Ingest {
             socket: Arc::clone(&socket),
             bound,
             routes: Arc::new(Routes::default()),
+            admission: std::sync::Mutex::new(()),
             counters: Arc::new(IngestCounters::default()),
         };
         let advertised = ingest.candidates();
@@ -159,6 +209,7 @@ impl Ingest {
             socket,
             Arc::clone(&ingest.routes),
             Arc::clone(&ingest.counters),
+            ingest.config.limits.peer_rate().map(PeerRate::new),
             shutdown,
         ));
         Ok(ingest)
@@ -182,14 +233,37 @@ impl Ingest {
         gather(self.bound, &host, &self.config.candidates)
     }
 
+    /// Sessions registered for routing: live ones, and replaced or ended ones until their
+    /// task has finished (moments).
     pub fn sessions(&self) -> usize {
         self.routes.sessions()
+    }
+
+    /// Refuses a new session when the node is full. A broadcast that already has a session
+    /// may always replace it (the publisher reconnecting), so its count does not grow.
+    fn admit(&self, broadcast: &Broadcast) -> Result<(), IngestError> {
+        let max = self.config.limits.max_sessions;
+        let replacing = broadcast
+            .ingest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        if !replacing && self.sessions() >= max {
+            self.counters
+                .sessions_refused
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(IngestError::Full(max));
+        }
+        Ok(())
     }
 
     /// Accepts a WHIP offer for `broadcast`: negotiates, registers the session for routing
     /// BEFORE the answer is returned, starts it, and makes it the broadcast's session
     /// (replacing and ending any previous one).
     pub fn accept(&self, broadcast: &Arc<Broadcast>, offer: &str) -> Result<Accepted, IngestError> {
+        // Before the work of negotiating, and again under the admission lock before
+        // registering (the count may have moved meanwhile).
+        self.admit(broadcast)?;
         let result = self.negotiate(offer);
         if let Err(IngestError::Offer(e)) = &result {
             self.counters.refused(e);
@@ -209,7 +283,11 @@ impl Ingest {
         let id = SessionId::random();
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
         let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
-        self.routes.register(ufrag.clone(), id.clone(), tx.clone());
+        {
+            let _admission = self.admission.lock().unwrap_or_else(|e| e.into_inner());
+            self.admit(broadcast)?;
+            self.routes.register(ufrag.clone(), id.clone(), tx.clone());
+        }
         let cancel = CancellationToken::new();
         broadcast.replace_ingest(IngestSlot {
             session: id.clone(),
@@ -373,6 +451,7 @@ async fn read_loop(
     socket: Arc<IngestSocket>,
     routes: Arc<Routes>,
     counters: Arc<IngestCounters>,
+    mut peer_rate: Option<PeerRate>,
     shutdown: CancellationToken,
 ) {
     let mut batch = RecvBatch::new();
@@ -390,6 +469,13 @@ async fn read_loop(
             counters.datagrams.fetch_add(1, Ordering::Relaxed);
             if data.len() > MAX_DATAGRAM {
                 counters.unknown_peer.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            // Before routing: a flooding source costs one table lookup per datagram, no more.
+            if let Some(limit) = &mut peer_rate
+                && !limit.allow(from.source.ip(), received)
+            {
+                counters.rate_limited.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             let datagram = Datagram {

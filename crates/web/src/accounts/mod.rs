@@ -123,6 +123,18 @@ async fn start_session(state: &AppState, user: &User) -> Result<HeaderMap, ApiEr
         .create_session(&token, &user.id, state.clock.now(), lifetime)
         .await
         .map_err(ApiError::internal)?;
+    // Every login makes a session: keep an account's number bounded however often it logs in.
+    let ended = state
+        .store
+        .prune_sessions_of(&user.id, &token, state.config.max_login_sessions_per_user)
+        .await
+        .map_err(ApiError::internal)?;
+    if ended > 0 {
+        tracing::info!(
+            sessions = ended,
+            "a login ended the account's least recently used sessions"
+        );
+    }
     let mut headers = HeaderMap::new();
     headers.insert(
         SET_COOKIE,

@@ -3,6 +3,9 @@
 //! The relay keeps its counters in memory and has no change feed, so the stream samples it:
 //! every half second it renders the view, and sends it when it differs from the last one sent
 //! or 2 s have passed. When the broadcast ends the final view is sent and the stream closes.
+//!
+//! Streams are limited per user and per node ([`super::stream_slots`]); the slot lives in
+//! the stream's state, so it is freed when the stream ends for any reason.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -16,6 +19,7 @@ use streamhard_store::BroadcastRecord;
 use tokio::time::Instant;
 
 use super::parse_id;
+use super::stream_slots::{Refused, StreamSlot};
 use super::view::view;
 use crate::auth::authorize_broadcast;
 use crate::error::{ApiError, ErrorBody};
@@ -25,6 +29,8 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(500);
 /// A view is sent at least this often even when nothing changed, so clients can show
 /// liveness without their own timers.
 const HEARTBEAT: Duration = Duration::from_secs(2);
+/// `Retry-After` of a refused stream: about when a closed tab's stream has been noticed.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 struct Sampler {
     state: AppState,
@@ -32,6 +38,8 @@ struct Sampler {
     record: BroadcastRecord,
     last: Option<(String, Instant)>,
     finished: bool,
+    /// Held for as long as the stream exists; never read.
+    _slot: StreamSlot,
 }
 
 impl Sampler {
@@ -90,6 +98,8 @@ impl Sampler {
             content_type = "text/event-stream", body = super::BroadcastView),
         (status = 401, description = "Neither the owner's session nor the broadcast's token", body = ErrorBody),
         (status = 404, description = "No such broadcast (or someone else's)", body = ErrorBody),
+        (status = 429, description = "The user has --max-event-streams-per-user streams open (`event_stream_limit`); see Retry-After", body = ErrorBody),
+        (status = 503, description = "The node has --max-event-streams streams open (`event_streams_full`); see Retry-After", body = ErrorBody),
     ),
     security(("session" = []), ("bearer" = []))
 )]
@@ -101,13 +111,37 @@ pub async fn events(
     let id = parse_id(&id)?;
     let (_, record) = authorize_broadcast(&state, &headers, &id).await?;
     let record = record.ok_or_else(|| ApiError::not_found("broadcast"))?;
+    let slot = state.event_streams.take(&record.owner).map_err(refused)?;
     let sampler = Sampler {
         state,
         id,
         record,
         last: None,
         finished: false,
+        _slot: slot,
     };
     let stream = futures_util::stream::unfold(sampler, Sampler::next);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn refused(why: Refused) -> ApiError {
+    let error = match why {
+        Refused::User(limit) => ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "event_stream_limit",
+            format!(
+                "your broadcasts have {limit} event streams open, the most allowed at once; \
+                 close one (another tab?) and try again"
+            ),
+        ),
+        Refused::Node(limit) => ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "event_streams_full",
+            format!("this server has {limit} event streams open, its limit; try again shortly"),
+        ),
+    };
+    ApiError {
+        retry_after: Some(RETRY_AFTER),
+        ..error
+    }
 }

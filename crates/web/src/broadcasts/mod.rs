@@ -7,6 +7,7 @@
 
 mod events;
 mod live_destinations;
+mod stream_slots;
 mod view;
 
 use axum::Json;
@@ -25,6 +26,7 @@ use crate::destinations::validate;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
+pub(crate) use stream_slots::StreamSlots;
 pub use view::BroadcastView;
 
 /// Most history entries `GET /api/broadcasts` returns.

@@ -88,6 +88,7 @@ impl TestApp {
                 keyframe_interval: Duration::from_secs(2),
                 start_bitrate_kbps: 2500,
                 pipeline: Default::default(),
+                limits: Default::default(),
             },
             destination: DestinationSettings {
                 allow_private: true,
