@@ -43,6 +43,26 @@ pub struct Tag {
     pub body: Bytes,
 }
 
+/// The 32-bit FLV/RTMP timestamp of a 64-bit timeline position in milliseconds: the position
+/// modulo 2^32. FLV and RTMP time wraps after 2^32 ms (49.7 days) by design and readers extend
+/// it, so a stream that runs for months keeps advancing instead of freezing at `u32::MAX`.
+/// Negative positions (never expected: timelines start at 0) are taken as 0.
+pub fn timestamp_of(ms: i64) -> u32 {
+    // Truncation is the wrap: the low 32 bits of a non-negative position.
+    ms.max(0) as u64 as u32
+}
+
+/// Whether 32-bit timestamp `a` comes before `b`, across a wrap: serial-number arithmetic
+/// (RFC 1982), right while the two are less than 2^31 ms (24.8 days) apart.
+pub fn timestamp_before(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+/// The later of two 32-bit timestamps, across a wrap (see [`timestamp_before`]).
+pub fn timestamp_max(a: u32, b: u32) -> u32 {
+    if timestamp_before(a, b) { b } else { a }
+}
+
 /// FLV codec id of H.264 (AVC) in a video tag's first byte.
 const CODEC_AVC: u8 = 7;
 /// FLV sound format of AAC in an audio tag's first byte.
@@ -236,6 +256,21 @@ pub fn write_tag(tag: &Tag, out: &mut Vec<u8>) -> Result<(), FlvError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_wrap_after_two_to_the_32_milliseconds_instead_of_freezing() {
+        let wrap = 1i64 << 32;
+        assert_eq!(timestamp_of(wrap - 1), u32::MAX);
+        assert_eq!(timestamp_of(wrap), 0);
+        assert_eq!(timestamp_of(wrap + 40), 40);
+        assert_eq!(timestamp_of(-5), 0);
+        // Ordering survives the wrap.
+        assert!(timestamp_before(u32::MAX - 10, 30));
+        assert!(!timestamp_before(30, u32::MAX - 10));
+        assert!(timestamp_before(100, 200));
+        assert_eq!(timestamp_max(u32::MAX - 10, 30), 30);
+        assert_eq!(timestamp_max(200, 100), 200);
+    }
 
     #[test]
     fn builds_avc_sequence_header_body() {

@@ -27,7 +27,8 @@ pub struct AudioPath {
     rtp: RtpUnwrap,
     /// Where the next audio frame starts on the timeline (ms): the end of the last one sent.
     next_ms: Option<f64>,
-    last_ts: Option<u32>,
+    /// Timeline milliseconds of the last frame sent (64-bit: FLV's 32-bit time wraps).
+    last_ms: Option<i64>,
     last_opus_us: Option<u64>,
 }
 
@@ -42,7 +43,7 @@ impl AudioPath {
             header_sent: false,
             rtp: RtpUnwrap::default(),
             next_ms: None,
-            last_ts: None,
+            last_ms: None,
             last_opus_us: None,
         })
     }
@@ -95,14 +96,14 @@ impl AudioPath {
     }
 
     /// Sends silence up to `until_ms` when no Opus has arrived for [`SILENCE_AFTER_US`].
-    pub fn fill_silence(&mut self, until_ms: u32, now_us: u64, out: &mut Vec<Tag>) {
+    pub fn fill_silence(&mut self, until_ms: i64, now_us: u64, out: &mut Vec<Tag>) {
         if self
             .last_opus_us
             .is_some_and(|at| now_us.saturating_sub(at) < SILENCE_AFTER_US)
         {
             return;
         }
-        let until = f64::from(until_ms);
+        let until = until_ms as f64;
         let mut next = self.next_ms.unwrap_or(until);
         if next + FRAME_MS > until {
             self.next_ms = Some(next);
@@ -121,15 +122,15 @@ impl AudioPath {
         {
             return; // Time already covered (by silence, or a duplicate): never send it twice.
         }
-        let ts = flv_time(ms.round() as i64).max(self.last_ts.unwrap_or(0));
-        out.push(flv::aac_frame(ts, &data));
-        self.last_ts = Some(ts);
+        let ms_sent = (ms.round() as i64).max(self.last_ms.unwrap_or(0));
+        out.push(flv::aac_frame(flv_time(ms_sent), &data));
+        self.last_ms = Some(ms_sent);
         self.next_ms = Some(ms + FRAME_MS);
     }
 }
 
 /// Encodes silence once and keeps one steady-state frame: silence then costs nothing per frame.
-fn silent_aac_frame(settings: AacSettings) -> Result<([u8; 2], Bytes), PipelineError> {
+pub(crate) fn silent_aac_frame(settings: AacSettings) -> Result<([u8; 2], Bytes), PipelineError> {
     let mut encoder = OpusToAac::starting_at(settings, 0)?;
     encoder.push_silence_until(SAMPLES_PER_FRAME as i64 * 8)?;
     let mut last = None;

@@ -103,9 +103,8 @@ impl Pipeline {
         if out.len() > before {
             // The AAC header goes out with the first video so destinations have both headers
             // before media; silence fills audio up to the video when the publisher sends none.
-            let video_ts = flv_time(ts);
-            self.audio.ensure_header(video_ts, out);
-            self.audio.fill_silence(video_ts, arrival_us, out);
+            self.audio.ensure_header(flv_time(ts), out);
+            self.audio.fill_silence(ts, arrival_us, out);
         }
     }
 
@@ -152,8 +151,19 @@ impl Pipeline {
     }
 }
 
-/// The FLV timestamp of a timeline position: FLV time is 32-bit milliseconds; the timeline
-/// starts at 0, so a (never expected) negative time is clamped to the start.
+/// The FLV timestamp of a timeline position. FLV and RTMP time is 32-bit milliseconds that
+/// wraps after 2^32 ms (49.7 days; RTMP readers extend it, as the spec says they must), while
+/// the timeline is 64-bit: the timestamp is the position modulo 2^32. The timeline starts at 0,
+/// so a (never expected) negative position is taken as the start.
 fn flv_time(ms: i64) -> u32 {
-    ms.clamp(0, i64::from(u32::MAX)) as u32
+    streamhard_media::flv::timestamp_of(ms)
+}
+
+/// One pre-encoded silent AAC frame (1024 samples of 48 kHz stereo) in the configuration
+/// every session's audio uses: what a broadcast repeats while its publisher is away.
+pub fn silent_aac_frame(settings: &PipelineSettings) -> Result<bytes::Bytes, PipelineError> {
+    let aac = AacSettings {
+        bitrate: settings.aac_bitrate,
+    };
+    audio::silent_aac_frame(aac).map(|(_, frame)| frame)
 }

@@ -13,7 +13,8 @@ pub struct VideoPath {
     encoder: String,
     aac_bitrate: u32,
     has_config: bool,
-    last_timestamp: Option<u32>,
+    /// Timeline milliseconds of the last frame sent (64-bit: FLV's 32-bit time wraps).
+    last_timestamp: Option<i64>,
     /// Annex-B SPS/PPS from the signalling, put before access units until a config exists.
     out_of_band: Vec<u8>,
     /// Reused buffer for an access unit with `out_of_band` in front.
@@ -47,9 +48,8 @@ impl VideoPath {
     pub fn push(&mut self, ts_ms: i64, rtp: u32, annexb: &[u8], out: &mut Vec<Tag>) {
         self.fps.push(rtp);
         // Video timestamps must not go backwards even if the timeline had to: hold the last.
-        let ts = self
-            .last_timestamp
-            .map_or(flv_time(ts_ms), |last| flv_time(ts_ms).max(last));
+        let ts_ms = self.last_timestamp.map_or(ts_ms, |last| ts_ms.max(last));
+        let ts = flv_time(ts_ms);
         // Until a config exists, the signalled parameter sets go first; in-band ones in the
         // access unit come after them and so win.
         let annexb = if !self.has_config && !self.out_of_band.is_empty() {
@@ -89,10 +89,11 @@ impl VideoPath {
         let tag = flv::avc_frame(ts, converted.keyframe, 0, converted.avcc);
         debug_assert!(matches!(tag.role, Role::Keyframe | Role::Inter));
         out.push(tag);
-        self.last_timestamp = Some(ts);
+        self.last_timestamp = Some(ts_ms);
     }
 
-    pub fn last_timestamp(&self) -> Option<u32> {
+    /// Timeline milliseconds of the last frame sent.
+    pub fn last_timestamp(&self) -> Option<i64> {
         self.last_timestamp
     }
 
