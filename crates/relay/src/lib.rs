@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use streamhard_rtmp::url::RtmpUrl;
 use tokio_util::sync::CancellationToken;
 
-pub use broadcast::{Broadcast, BroadcastStatus, IngestInfo};
+pub use broadcast::{Broadcast, BroadcastState, BroadcastStatus, IngestInfo};
 pub use destination::{DestinationSettings, DestinationState, DestinationStatus, is_public};
 pub use ids::{BroadcastId, DestinationId, SessionId};
 pub use ingest::{
@@ -27,6 +27,9 @@ pub use ingest::{
 pub struct RelayConfig {
     pub ingest: IngestConfig,
     pub destination: DestinationSettings,
+    /// How long a vanished publisher has to come back (a new WHIP session or an ICE restart)
+    /// while standby keeps the destinations fed; then the broadcast ends.
+    pub publisher_grace: std::time::Duration,
 }
 
 /// The live state of this node: broadcasts in memory (with their destination URLs, which
@@ -34,6 +37,7 @@ pub struct RelayConfig {
 pub struct Relay {
     ingest: ingest::Ingest,
     destination_settings: DestinationSettings,
+    standby: broadcast::StandbySettings,
     broadcasts: Mutex<HashMap<BroadcastId, Arc<Broadcast>>>,
     shutdown: CancellationToken,
 }
@@ -41,10 +45,18 @@ pub struct Relay {
 impl Relay {
     pub async fn start(config: RelayConfig) -> std::io::Result<Arc<Self>> {
         let shutdown = CancellationToken::new();
+        // Encoded once: standby repeats it, costing no encoding while the publisher is away.
+        let silence = streamhard_pipeline::silent_aac_frame(&config.ingest.pipeline)
+            .map_err(std::io::Error::other)?;
+        let standby = broadcast::StandbySettings {
+            grace: config.publisher_grace,
+            silence: streamhard_media::flv::aac_frame(0, &silence),
+        };
         let ingest = ingest::Ingest::start(config.ingest, shutdown.clone()).await?;
         Ok(Arc::new(Self {
             ingest,
             destination_settings: config.destination,
+            standby,
             broadcasts: Mutex::new(HashMap::new()),
             shutdown,
         }))
@@ -71,7 +83,11 @@ impl Relay {
 
     /// Creates a broadcast and starts its destinations (they connect and wait for media).
     pub fn create_broadcast(&self, destinations: Vec<(String, RtmpUrl)>) -> Arc<Broadcast> {
-        let broadcast = Broadcast::new(BroadcastId::random(), self.destination_settings.clone());
+        let broadcast = Broadcast::new(
+            BroadcastId::random(),
+            self.destination_settings.clone(),
+            self.standby.clone(),
+        );
         for (name, url) in destinations {
             broadcast.add_destination(name, url);
         }

@@ -101,8 +101,10 @@ async fn a_refused_publish_reports_the_status_code_without_the_key() {
     let error = status.last_error.expect("an error");
     assert_eq!(
         error,
-        "RTMP: the server refused publish: NetStream.Publish.BadName"
+        "RTMP: the server refused publish: NetStream.Publish.BadName; the platform rejected \
+         the stream: check the stream key (not retrying)"
     );
+    assert_eq!(status.reconnects, 0, "a refused key is not retried");
     second.destination.stop().await;
     first.destination.stop().await;
 }

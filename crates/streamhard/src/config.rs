@@ -315,6 +315,14 @@ pub struct ServeArgs {
     #[arg(long, env = "STREAMHARD_DESTINATION_MAX_FAILURES", default_value_t = 8)]
     pub destination_max_failures: u32,
 
+    /// When a publisher vanishes without ending its session (network change, ICE timeout, a
+    /// closed laptop), how long the broadcast waits for it — a new WHIP session or an ICE
+    /// restart — while every destination gets the last picture and silence, so platforms see
+    /// one uninterrupted stream. Then the destinations unpublish and the broadcast ends. Also
+    /// how long a broadcast waits after its publisher ended its session. 0: end at once.
+    #[arg(long, env = "STREAMHARD_PUBLISHER_GRACE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub publisher_grace_seconds: u64,
+
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `streamhard_relay=debug`.
     #[arg(long, env = "STREAMHARD_LOG", default_value = "info")]
     pub log: String,

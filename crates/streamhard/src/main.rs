@@ -111,6 +111,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             allow_private: args.allow_private_destinations,
             ..Default::default()
         },
+        publisher_grace: std::time::Duration::from_secs(args.publisher_grace_seconds),
     })
     .await
     .with_context(|| format!("cannot bind UDP port {}", args.udp_port))?;

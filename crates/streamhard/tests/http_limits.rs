@@ -1,6 +1,7 @@
 //! The HTTP server cannot be held open: slow request heads are closed within the header
 //! timeout, one client address gets a bounded number of connections, and SIGTERM finishes
-//! within the drain time even with an event stream and a half-sent request open.
+//! within the drain time even with an event stream and a half-sent request open, after every
+//! destination was unpublished.
 
 mod common;
 
@@ -118,10 +119,23 @@ async fn one_client_address_gets_a_bounded_number_of_connections() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_cleanly_within_the_drain_time_with_an_event_stream_and_a_half_sent_request_open()
  {
+    // The destination is an RTMP server of our own (the benchmark's sink: the sans-IO server
+    // session), which tells a clean unpublish (FCUnpublish/deleteStream) from a dropped
+    // connection.
+    let sink = streamhard_bench::sink::Sinks::start().await.unwrap();
     let mut server = Server::start(&["--drain-seconds", "2"], &[]);
     let (id, _whip, token) = server
-        .create_broadcast(&[("one", "rtmp://127.0.0.1:9/live/KEY".to_owned())])
+        .create_broadcast(&[("one", sink.url("live", "KEY"))])
         .await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sink.stats("KEY").connections == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        sink.stats("KEY").connections,
+        1,
+        "the destination never published"
+    );
     let mut events = reqwest::Client::new()
         .get(format!("{}/api/broadcasts/{id}/events", server.http))
         .bearer_auth(&token)
@@ -159,5 +173,15 @@ async fn sigterm_exits_cleanly_within_the_drain_time_with_an_event_stream_and_a_
     assert!(
         sent.contains("event: shutdown"),
         "no final event in: {sent}"
+    );
+    // The destination was unpublished before the process exited, not cut off. The sink counts
+    // a failure when the connection closes without an unpublish; the process is gone, so the
+    // close reached the sink's task within moments.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stats = sink.stats("KEY");
+    assert_eq!(
+        (stats.connections, stats.failures),
+        (1, 0),
+        "the destination saw no deleteStream at shutdown: {stats:?}"
     );
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nextLabel, newDestination, fullUrl, problem, persist, restore } from '../studio/js/studio/destinations.js';
-import { statusText, humanReason } from '../studio/js/studio/status_words.js';
+import { statusText, humanReason, standbyText } from '../studio/js/studio/status_words.js';
 
 class MemoryStorage {
   constructor() { this.map = new Map(); }
@@ -56,6 +56,15 @@ test('server states read as words', () => {
   assert.equal(statusText({ state: 'failed', last_error: 'RTMP: the server refused publish: NetStream.Publish.BadName' }),
     'Failed: the platform refused this stream key, or it is already in use');
   assert.equal(statusText({ state: 'retrying', retry_at_ms: 10_000 }, 7_100), 'Retrying in 3 s');
+  assert.match(statusText({ state: 'stalled' }), /^Stalled/);
+});
+
+test('standby is explained with the time left, and only while reconnecting', () => {
+  assert.equal(standbyText({ state: 'reconnecting', ends_in_ms: 24_100 }),
+    'Viewers see your last picture; the broadcast ends in 25 s unless the connection comes back.');
+  assert.equal(standbyText({ state: 'live', ends_in_ms: null }), '');
+  assert.equal(standbyText({ state: 'reconnecting' }), '');
+  assert.equal(standbyText(null), '');
 });
 
 test('operator errors become what they mean for a streamer', () => {

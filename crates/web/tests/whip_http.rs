@@ -38,6 +38,7 @@ async fn state() -> AppState {
             max_failures: 1,
             ..Default::default()
         },
+        publisher_grace: std::time::Duration::from_secs(30),
     })
     .await
     .expect("relay");

@@ -1,12 +1,20 @@
 //! A broadcast: the destinations of one live stream and the ingest session feeding them.
 //!
 //! The broadcast outlives its ingest session: a publisher whose connection blips can start a new
-//! WHIP session for the same broadcast, and the destinations stay connected. So the broadcast,
-//! not the session, owns the destinations, the latest sequence headers and the timestamp base
-//! that keeps the timeline monotonic across sessions.
+//! WHIP session for the same broadcast (or restart ICE on its session), and the destinations
+//! stay connected. So the broadcast, not the session, owns the destinations, the latest
+//! sequence headers and the timeline that keeps time moving forward across sessions
+//! ([`timeline`]). While the publisher is away it keeps every destination fed ([`standby`]),
+//! and when the publisher does not come back it ends ([`presence`], driven by [`watchdog`]).
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+mod presence;
+mod standby;
+mod timeline;
+mod watchdog;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use streamhard_media::flv::{Role, Tag, TagKind};
 use streamhard_rtmp::url::RtmpUrl;
@@ -15,6 +23,28 @@ use tokio_util::sync::CancellationToken;
 
 use crate::destination::{Destination, DestinationSettings, DestinationStatus, Headers};
 use crate::ids::{BroadcastId, DestinationId, SessionId};
+pub use presence::BroadcastState;
+use presence::Presence;
+use standby::Standby;
+use timeline::Timeline;
+
+/// How a broadcast behaves when its publisher goes away.
+#[derive(Clone, Debug)]
+pub struct StandbySettings {
+    /// How long a vanished publisher has to come back before the broadcast ends.
+    pub grace: Duration,
+    /// One silent AAC frame (an FLV audio tag) in the sessions' audio configuration.
+    pub silence: Tag,
+}
+
+/// Where a tag a session publishes comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// Made from media the publisher sent.
+    Packets,
+    /// Made by the session's clock (silence filling a hole in the publisher's audio).
+    Clock,
+}
 
 /// The ingest session currently feeding a broadcast.
 #[derive(Clone, Debug)]
@@ -40,7 +70,11 @@ pub struct IngestInfo {
 #[derive(Clone, Debug)]
 pub struct BroadcastStatus {
     pub id: BroadcastId,
+    pub state: BroadcastState,
+    /// Media is arriving (`state` is `Live`).
     pub live: bool,
+    /// While the publisher is away: how long until the broadcast ends unless it comes back.
+    pub ends_in: Option<Duration>,
     pub session: Option<SessionId>,
     pub ingest: IngestInfo,
     pub destinations: Vec<(DestinationId, DestinationStatus)>,
@@ -70,18 +104,44 @@ impl KeyframeWanted {
     }
 }
 
+/// Everything that goes out, in order: placing a tag on the timeline and handing it to the
+/// destinations happen under one lock, so the session and standby never interleave out of
+/// order.
+#[derive(Debug, Default)]
+struct Output {
+    timeline: Timeline,
+    /// While the publisher is away, and when it started.
+    standby: Option<(Instant, Standby)>,
+    /// When media came back while standby was still on air (a half the publisher has not
+    /// taken over yet, e.g. no keyframe yet).
+    resumed_at: Option<Instant>,
+    /// The publisher's latest keyframe: standby's picture.
+    last_keyframe: Option<Tag>,
+    /// The session whose tags go out. A replaced session may still publish a tag or two
+    /// before it sees its cancellation: those are dropped, and cannot set the new session's
+    /// place on the timeline.
+    session: Option<SessionId>,
+}
+
 pub struct Broadcast {
     pub id: BroadcastId,
     settings: DestinationSettings,
+    standby: StandbySettings,
     headers: watch::Sender<Headers>,
     destinations: RwLock<Vec<(DestinationId, Destination)>>,
     pub(crate) keyframe: Arc<KeyframeWanted>,
     pub(crate) ingest: Mutex<Option<IngestSlot>>,
     ingest_info: Mutex<IngestInfo>,
-    /// The last timestamp published, so a replacement session continues after it.
-    last_timestamp: AtomicU32,
+    output: Mutex<Output>,
+    presence: Mutex<Presence>,
     stopped: CancellationToken,
+    /// Cancelled when the publisher did not come back within the grace period.
+    abandoned: CancellationToken,
 }
+
+/// Media back for this long and a standby half still not taken over (a publisher that now
+/// sends no video, say): standby ends anyway.
+const STANDBY_HANDOVER: Duration = Duration::from_secs(3);
 
 impl std::fmt::Debug for Broadcast {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -92,18 +152,32 @@ impl std::fmt::Debug for Broadcast {
 }
 
 impl Broadcast {
-    pub(crate) fn new(id: BroadcastId, settings: DestinationSettings) -> Arc<Self> {
-        Arc::new(Self {
+    /// A broadcast with no destinations yet. Must be called within a tokio runtime: it starts
+    /// the broadcast's watchdog (standby and the grace period).
+    pub(crate) fn new(
+        id: BroadcastId,
+        settings: DestinationSettings,
+        standby: StandbySettings,
+    ) -> Arc<Self> {
+        let broadcast = Arc::new(Self {
             id,
             settings,
+            presence: Mutex::new(Presence::new(standby.grace)),
+            standby,
             headers: watch::Sender::new(Headers::default()),
             destinations: RwLock::new(Vec::new()),
             keyframe: Arc::default(),
             ingest: Mutex::new(None),
             ingest_info: Mutex::new(IngestInfo::default()),
-            last_timestamp: AtomicU32::new(0),
+            output: Mutex::new(Output::default()),
             stopped: CancellationToken::new(),
-        })
+            abandoned: CancellationToken::new(),
+        });
+        tokio::spawn(watchdog::run(
+            Arc::downgrade(&broadcast),
+            broadcast.stopped.clone(),
+        ));
+        broadcast
     }
 
     /// Starts relaying to a new destination; it begins with the current headers and waits
@@ -139,12 +213,72 @@ impl Broadcast {
         }
     }
 
-    /// Hands one tag to every destination. Never blocks: each destination has its own queue.
-    /// `received`: when the datagram that completed this video frame arrived, for the relay
-    /// latency histogram.
-    pub(crate) fn publish(&self, tag: Tag, received: Option<std::time::Instant>) {
-        self.last_timestamp
-            .fetch_max(tag.timestamp, Ordering::Relaxed);
+    /// Hands one tag of the current session (its own clock) to every destination. Never
+    /// blocks: each destination has its own queue. `received`: when the datagram that
+    /// completed this video frame arrived, for the relay latency histogram.
+    pub(crate) fn publish(
+        &self,
+        session: &SessionId,
+        tag: Tag,
+        received: Option<Instant>,
+        origin: Origin,
+    ) {
+        let mut output = lock(&self.output);
+        if output.session.as_ref() != Some(session) {
+            return;
+        }
+        if let Some((_, standby)) = &mut output.standby {
+            let half = match tag.kind {
+                TagKind::Audio => Some(&mut standby.audio),
+                TagKind::Video => Some(&mut standby.video),
+                TagKind::Script => None,
+            };
+            if let Some(half) = half
+                && *half
+            {
+                // The publisher's own stream takes the half over: audio at its first frame,
+                // video at its sequence header or keyframe (frames between would not decode
+                // after standby's picture).
+                let takes_over = origin == Origin::Packets
+                    && match tag.kind {
+                        TagKind::Audio => tag.role == Role::Audio,
+                        _ => matches!(tag.role, Role::Header | Role::Keyframe),
+                    };
+                if !takes_over {
+                    return;
+                }
+                *half = false;
+            }
+            if standby.finished() {
+                output.standby = None;
+                output.resumed_at = None;
+                tracing::info!(broadcast = %self.id, "the publisher is back: standby ended");
+            }
+        }
+        let Some(timestamp) = output
+            .timeline
+            .place_session(tag.kind, tag.role, tag.timestamp)
+        else {
+            return;
+        };
+        let tag = Tag { timestamp, ..tag };
+        if tag.role == Role::Keyframe {
+            output.last_keyframe = Some(tag.clone());
+        }
+        self.send(&tag, received);
+    }
+
+    /// Standby's tags, already on the broadcast's timeline.
+    fn publish_standby(&self, output: &mut Output, tags: &mut Vec<Tag>) {
+        for tag in tags.drain(..) {
+            if let Some(timestamp) = output.timeline.place(tag.kind, tag.role, tag.timestamp) {
+                self.send(&Tag { timestamp, ..tag }, None);
+            }
+        }
+    }
+
+    /// To every destination (the caller holds the output lock, which keeps the order).
+    fn send(&self, tag: &Tag, received: Option<Instant>) {
         if tag.role == Role::Header {
             self.headers.send_modify(|h| match tag.kind {
                 TagKind::Script => h.metadata = Some(tag.clone()),
@@ -153,25 +287,84 @@ impl Broadcast {
             });
         }
         for (_, destination) in read_lock(&self.destinations).iter() {
-            destination.push_received(&tag, received);
+            destination.push_received(tag, received);
         }
     }
 
-    /// Where a new ingest session's timeline starts: just after everything already sent, so
-    /// destinations never see time go backwards when a publisher reconnects.
-    pub(crate) fn timestamp_base(&self) -> u32 {
-        match self.last_timestamp.load(Ordering::Relaxed) {
-            0 => 0,
-            last => last.saturating_add(1),
+    /// The publisher's media arrived (any RTP media, before it becomes tags).
+    pub(crate) fn media_arrived(&self, at: Instant) {
+        lock(&self.presence).media(at);
+    }
+
+    /// One turn of the watchdog: starts, feeds and ends standby; returns false once the
+    /// broadcast is abandoned (the publisher did not come back within the grace period).
+    fn watch(&self, now: Instant) -> bool {
+        let (wanted, abandoned) = {
+            let presence = lock(&self.presence);
+            (presence.standby_wanted(now), presence.abandoned(now))
+        };
+        if abandoned {
+            tracing::info!(
+                broadcast = %self.id,
+                grace_seconds = self.standby.grace.as_secs_f64(),
+                "the publisher did not come back: ending the broadcast"
+            );
+            self.abandoned.cancel();
+            return false;
         }
+        let mut output = lock(&self.output);
+        if wanted && output.standby.is_none() {
+            let start = output.timeline.next();
+            let still = output.last_keyframe.clone();
+            tracing::info!(broadcast = %self.id, still = still.is_some(), "the publisher is gone: on standby until it comes back");
+            output.standby = Some((
+                now,
+                Standby::new(start, still, self.standby.silence.clone()),
+            ));
+            output.resumed_at = None;
+            // A publisher still there (a stall, not a loss) answers with a fresh keyframe.
+            self.keyframe.request();
+        }
+        if !wanted && output.standby.is_some() {
+            let resumed_at = *output.resumed_at.get_or_insert(now);
+            if now.saturating_duration_since(resumed_at) >= STANDBY_HANDOVER {
+                output.standby = None;
+                output.resumed_at = None;
+            }
+        }
+        let mut tags = Vec::new();
+        if let Some((started, standby)) = &mut output.standby {
+            let elapsed = now.saturating_duration_since(*started).as_millis();
+            standby.due(u64::try_from(elapsed).unwrap_or(u64::MAX), &mut tags);
+        }
+        self.publish_standby(&mut output, &mut tags);
+        true
+    }
+
+    /// Resolves when the publisher did not come back within the grace period; the broadcast
+    /// should then be stopped (its owner also records its end).
+    pub async fn abandoned(&self) {
+        self.abandoned.cancelled().await;
+    }
+
+    /// Resolves once the broadcast is stopped.
+    pub async fn finished(&self) {
+        self.stopped.cancelled().await;
     }
 
     pub(crate) fn set_ingest_info(&self, info: IngestInfo) {
         *lock(&self.ingest_info) = info;
     }
 
-    /// Makes `slot` the broadcast's session, cancelling the one it replaces.
+    /// Makes `slot` the broadcast's session, cancelling the one it replaces. Its tags continue
+    /// the broadcast's timeline.
     pub(crate) fn replace_ingest(&self, slot: IngestSlot) {
+        {
+            let mut output = lock(&self.output);
+            output.timeline.new_session();
+            output.session = Some(slot.session.clone());
+        }
+        lock(&self.presence).session_started(Instant::now());
         if let Some(old) = lock(&self.ingest).replace(slot) {
             old.cancel.cancel();
         }
@@ -197,12 +390,18 @@ impl Broadcast {
             .map(|s| s.control.clone())
     }
 
-    /// Ends `session` if it feeds this broadcast. Returns whether it did.
+    /// Ends `session` if it feeds this broadcast (the publisher's WHIP DELETE: a goodbye, so
+    /// no standby; the broadcast waits the grace period for a new session, then ends).
+    /// Returns whether it did.
     pub fn end_session(&self, session: &SessionId) -> bool {
         let slot = lock(&self.ingest);
         match slot.as_ref() {
             Some(s) if &s.session == session => {
                 s.cancel.cancel();
+                lock(&self.presence).session_ended_by_publisher(Instant::now());
+                let mut output = lock(&self.output);
+                output.standby = None;
+                output.resumed_at = None;
                 true
             }
             _ => false,
@@ -211,9 +410,16 @@ impl Broadcast {
 
     pub fn status(&self) -> BroadcastStatus {
         let session = lock(&self.ingest).as_ref().map(|s| s.session.clone());
+        let now = Instant::now();
+        let (state, ends_at) = {
+            let presence = lock(&self.presence);
+            (presence.state(now), presence.ends_at(now))
+        };
         BroadcastStatus {
             id: self.id.clone(),
-            live: session.is_some(),
+            state,
+            live: state == BroadcastState::Live,
+            ends_in: ends_at.map(|at| at.saturating_duration_since(now)),
             session,
             ingest: lock(&self.ingest_info).clone(),
             destinations: read_lock(&self.destinations)

@@ -8,6 +8,15 @@
 //! Backpressure: media is taken from the queue only while less than [`HIGH_WATER`] bytes wait
 //! to be written, so a slow server leaves its backlog in the queue, where the drop policy
 //! applies, and a server that stops reading altogether is detected by the write timeout.
+//! Above the same mark the server is not read either: every ping it sends adds a reply to our
+//! output, so a server that floods pings while it trickle-reads would otherwise grow our memory
+//! without bound. Not reading pushes back on it through TCP, and [`MAX_PENDING`] caps the
+//! output in any case. The write timeout counts only real progress ([`PROGRESS_BYTES`] at a
+//! time), so a server that takes one byte a second is as stalled as one that takes none.
+//!
+//! Honest state: the destination is `live` while bytes reach the server and `stalled` after
+//! [`STALLED_AFTER`] without any (the publisher is gone with no standby, or the server stopped
+//! reading), long before the write timeout gives up on the connection.
 
 use std::io;
 use std::sync::atomic::Ordering;
@@ -23,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::transport::{self, ConnectError, Io};
-use super::{DestinationSettings, Headers, Shared};
+use super::{DestinationSettings, DestinationState, Headers, Shared};
 use crate::latency::RELAY_LATENCY;
 
 const READ_BUFFER: usize = 16 * 1024;
@@ -33,8 +42,16 @@ const HIGH_WATER: usize = 512 * 1024;
 const BATCH_BYTES: usize = 128 * 1024;
 /// How long a stopping destination may take to finish its output and unpublish.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
-/// How often the bitrate is measured.
+/// How often the bitrate is measured (and the live/stalled state decided).
 const BITRATE_PERIOD: Duration = Duration::from_secs(1);
+/// No byte written for this long: `stalled`. Checked every [`BITRATE_PERIOD`], so a destination
+/// is shown stalled within 5 s.
+const STALLED_AFTER: Duration = Duration::from_secs(4);
+/// Bytes the server must take for the write timeout to start over.
+const PROGRESS_BYTES: u64 = 16 * 1024;
+/// Output the RTMP client may hold at most (replies to the server included): far above what
+/// backpressure lets accumulate, so only a server that floods us while not reading reaches it.
+const MAX_PENDING: usize = 4 << 20;
 
 /// Why a connection attempt or a connection failed. Never contains the key or the URL.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +69,8 @@ pub enum SessionError {
     Io(#[from] io::Error),
     #[error("the server stopped reading: nothing could be written for {0:?}")]
     Stalled(Duration),
+    #[error("the server sent more than it read back: {0} bytes of replies and media were waiting")]
+    Flooded(usize),
 }
 
 /// A connection on which publishing has started.
@@ -122,8 +141,9 @@ pub async fn stream(publishing: Publishing, cx: Context<'_>) -> Ended {
     let Publishing { io, mut client } = publishing;
     let queue = &cx.shared.queue;
     queue.open();
-    // Headers carry the current time so the stream's timestamps never go back.
-    let now = queue.last_timestamp();
+    // Headers carry the current time so the stream's timestamps never go back (see
+    // `header_timestamp`: not the newest of any kind, which would put audio behind its header).
+    let now = queue.header_timestamp();
     let headers = [&cx.headers.metadata, &cx.headers.video, &cx.headers.audio];
     for tag in headers.into_iter().flatten() {
         let tag = Tag {
@@ -142,7 +162,10 @@ pub async fn stream(publishing: Publishing, cx: Context<'_>) -> Ended {
     let mut out: Vec<u8> = Vec::new();
     let mut written = 0;
     let mut needs_flush = false;
-    let mut last_progress = Instant::now();
+    // When the server last took PROGRESS_BYTES, and the output offset it had reached then.
+    let mut progress = (Instant::now(), client.bytes_transmitted());
+    let mut last_write = Instant::now();
+    let mut stalled = false;
     let mut batch = Vec::new();
     // Video frames sent but not yet fully written: (end offset in the output stream, arrival).
     let mut in_flight = InFlight::default();
@@ -156,14 +179,17 @@ pub async fn stream(publishing: Publishing, cx: Context<'_>) -> Ended {
         {
             if !needs_flush {
                 // Output after an idle spell: the stall clock starts now.
-                last_progress = Instant::now();
+                progress = (Instant::now(), client.bytes_transmitted());
             }
             out = bytes;
             written = 0;
         }
         let writing = written < out.len();
         let backlog = out.len() - written + client.pending_bytes();
-        let stall_deadline = last_progress + cx.settings.write_timeout;
+        if client.pending_bytes() > MAX_PENDING {
+            return Ended::Failed(SessionError::Flooded(client.pending_bytes()));
+        }
+        let stall_deadline = progress.0 + cx.settings.write_timeout;
         tokio::select! {
             biased;
             _ = cx.cancel.cancelled() => {
@@ -177,15 +203,20 @@ pub async fn stream(publishing: Publishing, cx: Context<'_>) -> Ended {
                         written += n;
                         cx.shared.add_bytes_sent(n);
                         let unwritten = (out.len() - written) as u64;
-                        in_flight.written_up_to(client.bytes_transmitted() - unwritten);
-                        last_progress = Instant::now();
+                        let offset = client.bytes_transmitted() - unwritten;
+                        in_flight.written_up_to(offset);
+                        last_write = Instant::now();
+                        if offset.saturating_sub(progress.1) >= PROGRESS_BYTES {
+                            progress = (last_write, offset);
+                        }
                         needs_flush = true;
                     }
                     Ok(None) => needs_flush = false,
                     Err(e) => return Ended::Failed(e.into()),
                 }
             }
-            result = reader.read(&mut read_buf) => match result {
+            // Not read while our output is backed up: each message may add a reply to it.
+            result = reader.read(&mut read_buf), if backlog < HIGH_WATER => match result {
                 Ok(0) => return Ended::Failed(SessionError::Closed),
                 Ok(n) => {
                     client.handle_input(&read_buf[..n]);
@@ -226,6 +257,15 @@ pub async fn stream(publishing: Publishing, cx: Context<'_>) -> Ended {
                 let bps = total.saturating_sub(before).saturating_mul(8000) / ms;
                 cx.shared.bitrate_bps.store(bps, Ordering::Relaxed);
                 meter = (Instant::now(), total);
+                let now_stalled = last_write.elapsed() >= STALLED_AFTER;
+                if now_stalled != stalled {
+                    stalled = now_stalled;
+                    let state = if stalled { DestinationState::Stalled } else { DestinationState::Live };
+                    if stalled {
+                        info!("stalled: no bytes reached the server for {STALLED_AFTER:?}");
+                    }
+                    cx.shared.set_state(state);
+                }
             }
         }
     }

@@ -82,11 +82,15 @@ impl Default for DestinationSettings {
 pub enum DestinationState {
     /// The first attempt is under way.
     Connecting,
-    /// Publishing: media flows.
+    /// Publishing: bytes reach the server.
     Live,
+    /// Publishing, but no byte reached the server for a few seconds: nothing to send (the
+    /// publisher is gone) or the server stopped reading.
+    Stalled,
     /// An attempt failed; waiting to retry, or retrying.
     Retrying,
-    /// Gave up after `max_failures` consecutive failures.
+    /// Gave up: after `max_failures` consecutive failures, or at once when the server refused
+    /// the stream (a wrong or revoked key) before it was ever live.
     Failed,
     /// Stopped on request.
     Stopped,
@@ -97,6 +101,7 @@ impl DestinationState {
         match self {
             Self::Connecting => "connecting",
             Self::Live => "live",
+            Self::Stalled => "stalled",
             Self::Retrying => "retrying",
             Self::Failed => "failed",
             Self::Stopped => "stopped",

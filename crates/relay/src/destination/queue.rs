@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use streamhard_media::flv::{Role, Tag, TagKind};
+use streamhard_media::flv::{Role, Tag, TagKind, timestamp_before};
 use tokio::sync::Notify;
 
 /// The smallest limits honoured, whatever the settings say: a queue must hold a keyframe.
@@ -54,7 +54,8 @@ struct Inner {
     /// by the time it could be sent.
     open: bool,
     dropped_frames: u64,
-    last_timestamp: u32,
+    /// The newest media timestamp offered per kind (audio, video), open or not.
+    last_timestamps: [Option<u32>; 2],
 }
 
 impl Inner {
@@ -97,7 +98,7 @@ impl TagQueue {
                 waiting_keyframe: true,
                 open: false,
                 dropped_frames: 0,
-                last_timestamp: 0,
+                last_timestamps: [None; 2],
             }),
             notify: Notify::new(),
             max_tags,
@@ -120,7 +121,11 @@ impl TagQueue {
     /// frames; never waits for anything but the (briefly held) lock.
     pub fn push_received(&self, tag: &Tag, received: Option<Instant>) -> Pushed {
         let mut q = self.lock();
-        q.last_timestamp = tag.timestamp;
+        match tag.kind {
+            TagKind::Audio => q.last_timestamps[0] = Some(tag.timestamp),
+            TagKind::Video => q.last_timestamps[1] = Some(tag.timestamp),
+            TagKind::Script => {}
+        }
         if !q.open {
             return Pushed::Dropped;
         }
@@ -212,10 +217,19 @@ impl TagQueue {
         self.lock().dropped_frames
     }
 
-    /// Timestamp of the newest tag offered, so headers sent on a reconnect carry a current
-    /// time and the destination never sees time go back.
-    pub fn last_timestamp(&self) -> u32 {
-        self.lock().last_timestamp
+    /// The time for the sequence headers sent on a (re)connect: the older of the newest audio
+    /// and video timestamps offered so far. Every tag that follows on any chunk stream is
+    /// at least as new, so no stream sees time go back after its header — the newest time of
+    /// any kind would put the audio header after the next audio frame. Compared across the
+    /// 32-bit wrap.
+    pub fn header_timestamp(&self) -> u32 {
+        self.lock()
+            .last_timestamps
+            .iter()
+            .flatten()
+            .copied()
+            .reduce(|a, b| if timestamp_before(a, b) { a } else { b })
+            .unwrap_or(0)
     }
 }
 
@@ -262,7 +276,11 @@ mod tests {
         let want = [(Role::Audio, 40), (Role::Keyframe, 66), (Role::Inter, 99)];
         assert_eq!(drained(&q), want);
         assert_eq!(q.dropped_frames(), 1, "the inter frame before the keyframe");
-        assert_eq!(q.last_timestamp(), 99);
+        assert_eq!(
+            q.header_timestamp(),
+            40,
+            "the audio is the older of the two"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::driver::{self, Context, Ended};
+use super::driver::{self, Context, Ended, SessionError};
 use super::{DestinationSettings, DestinationState, Headers, Shared, backoff};
 
 pub(super) struct Task {
@@ -28,6 +28,9 @@ impl Task {
         let shared = &self.shared;
         let max_failures = self.settings.max_failures.max(1);
         let mut failures = 0u32;
+        // Refusals in a row, and whether this destination ever published.
+        let mut refusals = 0u32;
+        let mut ever_live = false;
         loop {
             let attempt = tokio::select! {
                 _ = self.cancel.cancelled() => break,
@@ -35,6 +38,8 @@ impl Task {
             };
             let error = match attempt {
                 Ok(publishing) => {
+                    ever_live = true;
+                    refusals = 0;
                     shared.set_state(DestinationState::Live);
                     info!("publishing");
                     let since = Instant::now();
@@ -64,6 +69,20 @@ impl Task {
                 Err(error) => error,
             };
             failures += 1;
+            let refused = is_refusal(&error);
+            refusals = if refused { refusals + 1 } else { 0 };
+            // A platform that refuses the stream before it ever went live is refusing the key:
+            // retrying cannot help and only hammers the platform. After a live spell, a refusal
+            // may be the platform still holding our previous connection, so it gets retries.
+            if refused && (!ever_live || refusals >= MAX_REFUSALS) {
+                let error = format!(
+                    "{error}; the platform rejected the stream: check the stream key (not retrying)"
+                );
+                warn!(%error, "giving up");
+                shared.set_error(error);
+                shared.set_state(DestinationState::Failed);
+                return;
+            }
             let error = error.to_string();
             warn!(%error, failures, "destination failed");
             shared.set_error(error);
@@ -90,4 +109,17 @@ impl Task {
         }
         shared.set_state(DestinationState::Stopped);
     }
+}
+
+/// Refusals in a row after which even a destination that was live gives up.
+const MAX_REFUSALS: u32 = 3;
+
+/// The server answered the connect or publish command with a refusal (e.g.
+/// `NetStream.Publish.BadName`, `NetConnection.Connect.Rejected`), as opposed to a network
+/// failure.
+fn is_refusal(error: &SessionError) -> bool {
+    matches!(
+        error,
+        SessionError::Rtmp(streamhard_rtmp::ClientError::Refused { .. })
+    )
 }

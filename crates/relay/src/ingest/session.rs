@@ -25,7 +25,7 @@ use super::sdpfrag::{self, IfMatch, PatchError, PatchOutcome, SdpFrag};
 use super::socket::IngestSocket;
 use super::stun;
 use super::{IngestConfig, etag_of};
-use crate::broadcast::{Broadcast, IngestInfo};
+use crate::broadcast::{Broadcast, IngestInfo, Origin};
 use crate::ids::SessionId;
 
 /// How often the session looks at its keyframe clock and refreshes the broadcast's ingest info.
@@ -95,7 +95,6 @@ struct State {
     pipeline: Pipeline,
     video_mid: Option<Mid>,
     epoch: Instant,
-    timestamp_base: u32,
     tags: Vec<Tag>,
     keyframes: KeyframeClock,
     sender_reports: [Option<SystemTime>; 2],
@@ -133,7 +132,6 @@ impl Session {
             pipeline,
             video_mid: Some(self.video_mid),
             epoch: now,
-            timestamp_base: self.broadcast.timestamp_base(),
             tags: Vec::with_capacity(8),
             keyframes: KeyframeClock::new(self.config.keyframe_interval),
             sender_reports: [None, None],
@@ -229,14 +227,22 @@ impl Session {
     fn on_event(&mut self, state: &mut State, event: Event) -> bool {
         match event {
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                info!("publisher disconnected");
-                return false;
+                // Not the end: the broadcast goes on standby, and the publisher may restart
+                // ICE on this session (WHIP PATCH) within the grace period. The session ends
+                // when it is replaced, deleted, or the broadcast ends.
+                info!("publisher disconnected; waiting for an ICE restart or a new session");
+            }
+            Event::IceConnectionStateChange(
+                IceConnectionState::Connected | IceConnectionState::Completed,
+            ) => {
+                state.keyframes.wanted = true;
             }
             Event::Connected => {
                 info!("publisher connected");
                 state.keyframes.wanted = true;
             }
             Event::MediaData(data) => {
+                self.broadcast.media_arrived(data.network_time);
                 let arrival_us = data
                     .network_time
                     .saturating_duration_since(state.epoch)
@@ -278,22 +284,22 @@ impl Session {
                 // Only video frames are timed: audio waits in the AAC encoder's 1024-sample
                 // frames by design, which is not relay delay.
                 let received = (track == Track::Video).then_some(data.network_time);
-                self.publish(state, received);
+                self.publish(state, received, Origin::Packets);
             }
             _ => {}
         }
         true
     }
 
-    fn publish(&mut self, state: &mut State, received: Option<Instant>) {
-        for mut tag in state.tags.drain(..) {
+    /// Hands the pipeline's tags to the broadcast, which places them on its timeline.
+    fn publish(&mut self, state: &mut State, received: Option<Instant>, origin: Origin) {
+        for tag in state.tags.drain(..) {
             if tag.role == Role::Keyframe {
                 state.keyframes.saw_keyframe(Instant::now());
             }
-            tag.timestamp = tag.timestamp.wrapping_add(state.timestamp_base);
             let received =
                 received.filter(|_| tag.kind == TagKind::Video && tag.role != Role::Header);
-            self.broadcast.publish(tag, received);
+            self.broadcast.publish(&self.id, tag, received, origin);
         }
     }
 
@@ -385,7 +391,7 @@ impl Session {
         state.tags.clear();
         let media_us = now.saturating_duration_since(state.epoch).as_micros() as u64;
         state.pipeline.tick(media_us, &mut state.tags);
-        self.publish(state, None);
+        self.publish(state, None, Origin::Clock);
 
         let (since, bytes) = state.bitrate_window;
         let elapsed = now.saturating_duration_since(since);

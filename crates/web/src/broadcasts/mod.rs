@@ -10,6 +10,8 @@ mod live_destinations;
 mod stream_slots;
 mod view;
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -196,6 +198,7 @@ pub async fn create(
         return Err(ApiError::internal(e));
     }
     tracing::info!(broadcast = %broadcast.id, destinations = platforms.len(), "broadcast created");
+    tokio::spawn(end_when_abandoned(state.clone(), Arc::clone(&broadcast)));
 
     let base = match &config.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
@@ -282,6 +285,29 @@ pub async fn show(
         live.as_deref(),
         state.clock.now(),
     )))
+}
+
+/// Ends a broadcast whose publisher did not come back within the grace period, as a DELETE
+/// would: the destinations unpublish cleanly and the history records its end, so the user's
+/// broadcast slot is free again. Returns when the broadcast ends either way.
+async fn end_when_abandoned(state: AppState, broadcast: Arc<streamhard_relay::Broadcast>) {
+    tokio::select! {
+        _ = broadcast.abandoned() => {}
+        _ = broadcast.finished() => return,
+    }
+    state.relay.stop_broadcast(&broadcast.id).await;
+    match state
+        .store
+        .end_broadcast(broadcast.id.as_str(), state.clock.now())
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(broadcast = %broadcast.id, "broadcast ended: its publisher did not come back")
+        }
+        Err(e) => {
+            tracing::warn!(broadcast = %broadcast.id, error = %e, "could not record the end of an abandoned broadcast")
+        }
+    }
 }
 
 /// Stops the broadcast: ends the publisher's session and unpublishes every destination.

@@ -9,9 +9,14 @@ use utoipa::ToSchema;
 #[derive(Serialize, ToSchema)]
 pub struct BroadcastView {
     pub id: String,
-    /// `waiting` (no publisher connected yet), `live` (media flowing in) or `ended`.
+    /// `waiting` (no media yet, or the publisher ended its session), `live` (media is
+    /// arriving), `reconnecting` (the publisher vanished: the destinations get a still picture
+    /// and silence until it comes back) or `ended`.
     #[schema(value_type = String, example = "live")]
     pub state: &'static str,
+    /// While `reconnecting`, or `waiting` after the publisher left: milliseconds until the
+    /// broadcast ends unless a publisher comes back.
+    pub ends_in_ms: Option<u64>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds; null while the broadcast runs.
@@ -48,7 +53,8 @@ pub struct DestinationView {
     /// Redacted: scheme, host, port and application only, never the stream key.
     #[schema(example = "rtmp://live.twitch.tv/app")]
     pub url: String,
-    /// `connecting`, `live`, `retrying`, `failed` or `stopped`.
+    /// `connecting`, `live` (bytes are flowing), `stalled` (connected, but nothing could be
+    /// sent for 5 s), `retrying`, `failed` or `stopped`.
     #[schema(value_type = String, example = "live")]
     pub state: &'static str,
     pub bytes_sent: u64,
@@ -96,12 +102,16 @@ pub fn view(record: &BroadcastRecord, live: Option<&Broadcast>, now: Timestamp) 
         .map(Broadcast::status);
     let state = match (&status, record.ended_at) {
         (_, Some(_)) => "ended",
-        (Some(s), None) if s.live => "live",
-        _ => "waiting",
+        (Some(s), None) => s.state.as_str(),
+        (None, None) => "waiting",
     };
     BroadcastView {
         id: record.id.clone(),
         state,
+        ends_in_ms: status
+            .as_ref()
+            .and_then(|s| s.ends_in)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         created_at: record.created_at.unix_seconds(),
         ended_at: record.ended_at.map(Timestamp::unix_seconds),
         duration_seconds: record

@@ -95,6 +95,7 @@ impl TestApp {
                 max_failures: 1,
                 ..Default::default()
             },
+            publisher_grace: Duration::from_secs(30),
         })
         .await
         .expect("relay");

@@ -30,7 +30,7 @@ export function statusText(view, now = Date.now()) {
   switch (view.state) {
     case 'connecting': return 'Connecting…';
     case 'live': return 'Live';
-    case 'stalled': return 'Stalled';
+    case 'stalled': return 'Stalled: nothing has reached the platform for a few seconds';
     case 'retrying': {
       const seconds = view.retry_at_ms ? Math.max(0, Math.ceil((view.retry_at_ms - now) / 1000)) : null;
       const why = view.last_error ? ` (${humanReason(view.last_error)})` : '';
@@ -41,4 +41,15 @@ export function statusText(view, now = Date.now()) {
     case 'stopped': return 'Stopped';
     default: return view.state;
   }
+}
+
+/**
+ * While the publisher is away the server keeps every platform on air with the last picture
+ * and silence, for a limited time: what the streamer should know about it, or ''.
+ * @param {{state: string, ends_in_ms?: number|null}|null} view the broadcast as the server sees it
+ */
+export function standbyText(view) {
+  if (!view || view.state !== 'reconnecting' || typeof view.ends_in_ms !== 'number') return '';
+  const seconds = Math.max(0, Math.ceil(view.ends_in_ms / 1000));
+  return `Viewers see your last picture; the broadcast ends in ${seconds} s unless the connection comes back.`;
 }

@@ -2,6 +2,7 @@
 
 import { h, uid } from '../lib/dom.js';
 import { checkbox } from './controls.js';
+import { standbyText } from '../studio/status_words.js';
 
 const CONNECTION_TEXT = {
   offline: 'Offline',
@@ -35,7 +36,7 @@ export function goLiveView(studio) {
     const text = CONNECTION_TEXT[s.phase] ?? s.phase;
     if (connection.textContent !== text) connection.textContent = text;
     connection.dataset.phase = s.phase;
-    detail.textContent = s.phase === 'reconnecting' ? s.connectionDetail
+    detail.textContent = s.phase === 'reconnecting' ? [s.connectionDetail, standbyText(s.view)].filter(Boolean).join(' ')
       : s.statusStale && live ? 'Destination status may be out of date: reconnecting to the server…' : '';
     record.input.disabled = live;
     if (s.recording) {
