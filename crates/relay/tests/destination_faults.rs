@@ -123,8 +123,6 @@ async fn tls_to_a_certificate_of_an_unknown_ca_fails_saying_why() {
 }
 
 #[test]
-#[ignore = "the error names the host: rustls's `certificate not valid for name \"localhost\"` \
-            is passed through by destination/transport.rs"]
 fn tls_to_a_certificate_for_another_name_fails_saying_why() {
     if !in_child("tls_to_a_certificate_for_another_name_fails_saying_why") {
         return;

@@ -82,9 +82,30 @@ pub async fn connect(url: &RtmpUrl, allow_private: bool) -> Result<Box<dyn Io>, 
             let tls = TlsConnector::from(config)
                 .connect(name, tcp)
                 .await
-                .map_err(ConnectError::Tls)?;
+                .map_err(tls_error)?;
             Ok(Box::new(tls))
         }
+    }
+}
+
+/// A failed TLS handshake in words that name no host: rustls's text for a certificate made out
+/// to another name lists the name we asked for and every name the certificate holds.
+fn tls_error(error: io::Error) -> ConnectError {
+    use rustls::CertificateError;
+    let certificate = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+        .and_then(|e| match e {
+            rustls::Error::InvalidCertificate(c) => Some(c),
+            _ => None,
+        });
+    match certificate {
+        Some(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => ConnectError::Tls(io::Error::other(
+            "invalid peer certificate: it is not valid for the destination's host name",
+        )),
+        _ => ConnectError::Tls(error),
     }
 }
 
