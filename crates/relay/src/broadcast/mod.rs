@@ -117,6 +117,9 @@ struct Output {
     resumed_at: Option<Instant>,
     /// The publisher's latest keyframe: standby's picture.
     last_keyframe: Option<Tag>,
+    /// Standby was ended before the publisher's video took it over: its inter frames wait for
+    /// a keyframe.
+    video_needs_keyframe: bool,
     /// The session whose tags go out. A replaced session may still publish a tag or two
     /// before it sees its cancellation: those are dropped, and cannot set the new session's
     /// place on the timeline.
@@ -227,6 +230,7 @@ impl Broadcast {
         if output.session.as_ref() != Some(session) {
             return;
         }
+        let mut takeover = false;
         if let Some((_, standby)) = &mut output.standby {
             let half = match tag.kind {
                 TagKind::Audio => Some(&mut standby.audio),
@@ -248,6 +252,7 @@ impl Broadcast {
                     return;
                 }
                 *half = false;
+                takeover = true;
             }
             if standby.finished() {
                 output.standby = None;
@@ -255,15 +260,33 @@ impl Broadcast {
                 tracing::info!(broadcast = %self.id, "the publisher is back: standby ended");
             }
         }
-        let Some(timestamp) = output
-            .timeline
-            .place_session(tag.kind, tag.role, tag.timestamp)
-        else {
+        if output.video_needs_keyframe && tag.kind == TagKind::Video {
+            if tag.role == Role::Inter {
+                return;
+            }
+            output.video_needs_keyframe = false;
+        }
+        let timestamp = if takeover {
+            // Never dropped: the stream after it would not decode.
+            Some(
+                output
+                    .timeline
+                    .place_takeover(tag.kind, tag.role, tag.timestamp),
+            )
+        } else {
+            output
+                .timeline
+                .place_session(tag.kind, tag.role, tag.timestamp)
+        };
+        let Some(timestamp) = timestamp else {
             return;
         };
         let tag = Tag { timestamp, ..tag };
-        if tag.role == Role::Keyframe {
-            output.last_keyframe = Some(tag.clone());
+        match (tag.kind, tag.role) {
+            // New parameter sets: the old picture would not decode under them.
+            (TagKind::Video, Role::Header) => output.last_keyframe = None,
+            (_, Role::Keyframe) => output.last_keyframe = Some(tag.clone()),
+            _ => {}
         }
         self.send(&tag, received);
     }
@@ -291,9 +314,19 @@ impl Broadcast {
         }
     }
 
-    /// The publisher's media arrived (any RTP media, before it becomes tags).
-    pub(crate) fn media_arrived(&self, at: Instant) {
+    /// The publisher's media arrived on `session` (any RTP media, before it becomes tags).
+    /// A session that was replaced or deleted no longer counts.
+    pub(crate) fn media_arrived(&self, session: &SessionId, at: Instant) {
+        if lock(&self.output).session.as_ref() != Some(session) {
+            return;
+        }
         lock(&self.presence).media(at);
+    }
+
+    /// The publisher restarted ICE on its session: like a new session, it gets the grace
+    /// period to bring its media back.
+    pub(crate) fn ice_restarted(&self) {
+        lock(&self.presence).session_started(Instant::now());
     }
 
     /// One turn of the watchdog: starts, feeds and ends standby; returns false once the
@@ -325,9 +358,13 @@ impl Broadcast {
             // A publisher still there (a stall, not a loss) answers with a fresh keyframe.
             self.keyframe.request();
         }
-        if !wanted && output.standby.is_some() {
+        if wanted {
+            output.resumed_at = None;
+        } else if output.standby.is_some() {
             let resumed_at = *output.resumed_at.get_or_insert(now);
             if now.saturating_duration_since(resumed_at) >= STANDBY_HANDOVER {
+                let video_on = output.standby.as_ref().is_some_and(|(_, s)| s.video);
+                output.video_needs_keyframe = video_on;
                 output.standby = None;
                 output.resumed_at = None;
             }
@@ -402,6 +439,8 @@ impl Broadcast {
                 let mut output = lock(&self.output);
                 output.standby = None;
                 output.resumed_at = None;
+                // Whatever it still sends while it winds down is not media for anyone.
+                output.session = None;
                 true
             }
             _ => false,

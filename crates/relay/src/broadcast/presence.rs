@@ -60,10 +60,11 @@ impl Presence {
         }
     }
 
+    /// Media of the current session arrived (a deleted session's late packets are not
+    /// counted by the caller, so a goodbye stays a goodbye).
     pub fn media(&mut self, at: Instant) {
         self.last_media = Some(at);
         self.last_activity = Some(at);
-        self.left = false;
     }
 
     /// A new ingest session was accepted: it gets the grace period to bring media.

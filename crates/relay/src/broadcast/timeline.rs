@@ -48,6 +48,25 @@ impl Timeline {
         self.place(kind, role, session_ts.wrapping_add(self.offset))
     }
 
+    /// Places the session's tag that takes a kind over from standby (its first audio frame,
+    /// its video sequence header or keyframe). It is never dropped: if standby's clock ran
+    /// ahead of the session's, the session moves forward (all its kinds, so its own A/V sync
+    /// holds) until the tag lands just after standby's last one.
+    pub fn place_takeover(&mut self, kind: TagKind, role: Role, session_ts: u32) -> u32 {
+        if self.rebase {
+            self.offset = self.next().wrapping_sub(session_ts);
+            self.rebase = false;
+        }
+        let ts = session_ts.wrapping_add(self.offset);
+        if let Some(last) = self.last[slot(kind)]
+            && timestamp_before(ts, last)
+        {
+            self.offset = self.offset.wrapping_add(last.wrapping_sub(ts));
+        }
+        let ts = session_ts.wrapping_add(self.offset);
+        self.place(kind, role, ts).unwrap_or(ts)
+    }
+
     /// Places a tag already on the broadcast's timeline (standby), or None to drop it.
     pub fn place(&mut self, kind: TagKind, role: Role, ts: u32) -> Option<u32> {
         let last = &mut self.last[slot(kind)];
@@ -67,8 +86,15 @@ impl Timeline {
         self.newest().map_or(0, |newest| newest.wrapping_add(1))
     }
 
+    /// The newest media time. Script data (metadata) is left out: it is sent only when the
+    /// stream's configuration changes, so its time can be weeks old, and across the 32-bit wrap
+    /// a time 2^31 ms old reads as newer than the present.
     fn newest(&self) -> Option<u32> {
-        self.last.iter().flatten().copied().reduce(timestamp_max)
+        self.last[..2]
+            .iter()
+            .flatten()
+            .copied()
+            .reduce(timestamp_max)
     }
 }
 
@@ -120,6 +146,55 @@ mod tests {
         assert_eq!(t.place(TagKind::Audio, Role::Audio, 1_000), Some(1_000));
         // Other kinds have their own order.
         assert_eq!(t.place(TagKind::Video, Role::Keyframe, 980), Some(980));
+    }
+
+    #[test]
+    fn a_takeover_behind_standby_moves_the_session_forward_instead_of_being_dropped() {
+        let mut t = Timeline::default();
+        // Not behind standby's last picture: placed as it is.
+        assert_eq!(
+            t.place(TagKind::Video, Role::Keyframe, 10_000),
+            Some(10_000)
+        );
+        t.new_session();
+        assert_eq!(
+            t.place_session(TagKind::Audio, Role::Audio, 0),
+            Some(10_001)
+        );
+        assert_eq!(t.place_takeover(TagKind::Video, Role::Keyframe, 20), 10_021);
+        // Behind it: the session moves forward so the keyframe lands right after it.
+        let mut t = Timeline::default();
+        t.place(TagKind::Video, Role::Keyframe, 10_000);
+        t.place(TagKind::Audio, Role::Audio, 9_000);
+        t.new_session();
+        assert_eq!(
+            t.place_session(TagKind::Audio, Role::Audio, 0),
+            Some(10_001)
+        );
+        // The session's video is 60 ms behind its audio: its keyframe would land at 9_941.
+        let behind = 0u32.wrapping_sub(60);
+        assert_eq!(
+            t.place_takeover(TagKind::Video, Role::Keyframe, behind),
+            10_000
+        );
+        // Everything after it follows, audio included (moved forward by the same 59 ms).
+        let next = 0u32.wrapping_sub(27);
+        assert_eq!(
+            t.place_session(TagKind::Video, Role::Inter, next),
+            Some(10_033)
+        );
+        assert_eq!(
+            t.place_session(TagKind::Audio, Role::Audio, 21),
+            Some(10_081)
+        );
+    }
+
+    #[test]
+    fn stale_metadata_does_not_count_as_the_newest_time() {
+        let mut t = Timeline::default();
+        t.place(TagKind::Script, Role::Header, u32::MAX - 5);
+        t.place(TagKind::Audio, Role::Audio, 100);
+        assert_eq!(t.next(), 101);
     }
 
     #[test]

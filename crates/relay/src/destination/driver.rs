@@ -50,8 +50,10 @@ const STALLED_AFTER: Duration = Duration::from_secs(4);
 /// Bytes the server must take for the write timeout to start over.
 const PROGRESS_BYTES: u64 = 16 * 1024;
 /// Output the RTMP client may hold at most (replies to the server included): far above what
-/// backpressure lets accumulate, so only a server that floods us while not reading reaches it.
-const MAX_PENDING: usize = 4 << 20;
+/// backpressure lets accumulate — the high-water mark, one batch and the largest message RTMP
+/// can carry (a 4K keyframe is legitimate) — so only a server that floods us while it does not
+/// read reaches it.
+const MAX_PENDING: usize = HIGH_WATER + BATCH_BYTES + (16 << 20);
 
 /// Why a connection attempt or a connection failed. Never contains the key or the URL.
 #[derive(Debug, thiserror::Error)]
@@ -178,8 +180,12 @@ pub async fn stream(publishing: Publishing, cx: Context<'_>) -> Ended {
             && let Some(bytes) = client.poll_transmit()
         {
             if !needs_flush {
-                // Output after an idle spell: the stall clock starts now.
-                progress = (Instant::now(), client.bytes_transmitted());
+                // Output after an idle spell: the stall clock starts now, from the start of
+                // this output (the server has all of it and PROGRESS_BYTES more to take).
+                progress = (
+                    Instant::now(),
+                    client.bytes_transmitted() - bytes.len() as u64,
+                );
             }
             out = bytes;
             written = 0;
@@ -257,7 +263,10 @@ pub async fn stream(publishing: Publishing, cx: Context<'_>) -> Ended {
                 let bps = total.saturating_sub(before).saturating_mul(8000) / ms;
                 cx.shared.bitrate_bps.store(bps, Ordering::Relaxed);
                 meter = (Instant::now(), total);
-                let now_stalled = last_write.elapsed() >= STALLED_AFTER;
+                // Nothing written for a while (nothing to send), or output waiting that the
+                // server takes a trickle of at best.
+                let now_stalled = last_write.elapsed() >= STALLED_AFTER
+                    || ((writing || needs_flush) && progress.0.elapsed() >= STALLED_AFTER);
                 if now_stalled != stalled {
                     stalled = now_stalled;
                     let state = if stalled { DestinationState::Stalled } else { DestinationState::Live };

@@ -28,8 +28,9 @@ impl Task {
         let shared = &self.shared;
         let max_failures = self.settings.max_failures.max(1);
         let mut failures = 0u32;
-        // Refusals in a row, and whether this destination ever published.
+        // Refusals in a row and since when, and whether this destination ever published.
         let mut refusals = 0u32;
+        let mut refused_since: Option<Instant> = None;
         let mut ever_live = false;
         loop {
             let attempt = tokio::select! {
@@ -40,6 +41,7 @@ impl Task {
                 Ok(publishing) => {
                     ever_live = true;
                     refusals = 0;
+                    refused_since = None;
                     shared.set_state(DestinationState::Live);
                     info!("publishing");
                     let since = Instant::now();
@@ -70,11 +72,24 @@ impl Task {
             };
             failures += 1;
             let refused = is_refusal(&error);
-            refusals = if refused { refusals + 1 } else { 0 };
-            // A platform that refuses the stream before it ever went live is refusing the key:
-            // retrying cannot help and only hammers the platform. After a live spell, a refusal
-            // may be the platform still holding our previous connection, so it gets retries.
-            if refused && (!ever_live || refusals >= MAX_REFUSALS) {
+            if refused {
+                refusals += 1;
+                refused_since.get_or_insert_with(Instant::now);
+            } else {
+                refusals = 0;
+                refused_since = None;
+            }
+            // A platform that keeps refusing the stream before it ever went live is refusing
+            // the key: retrying cannot help and only hammers it. After a live spell a refusal
+            // may be the platform still holding our previous connection (a crash, a network
+            // change), so refusals are retried for a while before they count as the key's.
+            let refused_for_good = refused
+                && if ever_live {
+                    refused_since.is_some_and(|at| at.elapsed() >= REFUSALS_AFTER_LIVE)
+                } else {
+                    refusals >= MAX_REFUSALS
+                };
+            if refused_for_good || (refused && failures >= max_failures) {
                 let error = format!(
                     "{error}; the platform rejected the stream: check the stream key (not retrying)"
                 );
@@ -111,8 +126,11 @@ impl Task {
     }
 }
 
-/// Refusals in a row after which even a destination that was live gives up.
+/// Refusals in a row after which a destination that never went live gives up (a few seconds
+/// with the backoff: a stale connection the platform still holds gets that long to go).
 const MAX_REFUSALS: u32 = 3;
+/// How long a destination that was live keeps retrying refusals.
+const REFUSALS_AFTER_LIVE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The server answered the connect or publish command with a refusal (e.g.
 /// `NetStream.Publish.BadName`, `NetConnection.Connect.Rejected`), as opposed to a network

@@ -95,6 +95,8 @@ struct State {
     pipeline: Pipeline,
     video_mid: Option<Mid>,
     epoch: Instant,
+    /// Media arrived on this session at least once.
+    had_media: bool,
     tags: Vec<Tag>,
     keyframes: KeyframeClock,
     sender_reports: [Option<SystemTime>; 2],
@@ -132,6 +134,7 @@ impl Session {
             pipeline,
             video_mid: Some(self.video_mid),
             epoch: now,
+            had_media: false,
             tags: Vec::with_capacity(8),
             keyframes: KeyframeClock::new(self.config.keyframe_interval),
             sender_reports: [None, None],
@@ -229,7 +232,13 @@ impl Session {
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 // Not the end: the broadcast goes on standby, and the publisher may restart
                 // ICE on this session (WHIP PATCH) within the grace period. The session ends
-                // when it is replaced, deleted, or the broadcast ends.
+                // when it is replaced, deleted, or the broadcast ends. One that never brought
+                // media ends now: nothing is waiting for it (a broadcast without media never
+                // times out), and its ICE never worked.
+                if !state.had_media {
+                    info!("publisher disconnected before sending media");
+                    return false;
+                }
                 info!("publisher disconnected; waiting for an ICE restart or a new session");
             }
             Event::IceConnectionStateChange(
@@ -242,7 +251,8 @@ impl Session {
                 state.keyframes.wanted = true;
             }
             Event::MediaData(data) => {
-                self.broadcast.media_arrived(data.network_time);
+                state.had_media = true;
+                self.broadcast.media_arrived(&self.id, data.network_time);
                 let arrival_us = data
                     .network_time
                     .saturating_duration_since(state.epoch)
@@ -347,6 +357,7 @@ impl Session {
             self.remote_ufrag = Some(ufrag.clone());
             self.ufrag = local.ufrag.clone();
             self.add_remote_candidates(&frag);
+            self.broadcast.ice_restarted();
             info!("ICE restarted by the publisher");
             let lines = sdpfrag::candidate_lines(&self.candidates);
             return Ok(PatchOutcome::Restarted {
