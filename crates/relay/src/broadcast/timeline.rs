@@ -41,10 +41,7 @@ impl Timeline {
 
     /// Where a session's tag goes on the broadcast's timeline, or None to drop it.
     pub fn place_session(&mut self, kind: TagKind, role: Role, session_ts: u32) -> Option<u32> {
-        if self.rebase {
-            self.offset = self.next().wrapping_sub(session_ts);
-            self.rebase = false;
-        }
+        self.rebase_at(session_ts);
         self.place(kind, role, session_ts.wrapping_add(self.offset))
     }
 
@@ -53,10 +50,7 @@ impl Timeline {
     /// ahead of the session's, the session moves forward (all its kinds, so its own A/V sync
     /// holds) until the tag lands just after standby's last one.
     pub fn place_takeover(&mut self, kind: TagKind, role: Role, session_ts: u32) -> u32 {
-        if self.rebase {
-            self.offset = self.next().wrapping_sub(session_ts);
-            self.rebase = false;
-        }
+        self.rebase_at(session_ts);
         let ts = session_ts.wrapping_add(self.offset);
         if let Some(last) = self.last[slot(kind)]
             && timestamp_before(ts, last)
@@ -78,6 +72,15 @@ impl Timeline {
                 *last = Some(ts);
                 Some(ts)
             }
+        }
+    }
+
+    /// A new session's first tag (at `session_ts` on its clock) goes just after everything
+    /// sent: that fixes the session's offset for its life.
+    fn rebase_at(&mut self, session_ts: u32) {
+        if self.rebase {
+            self.offset = self.next().wrapping_sub(session_ts);
+            self.rebase = false;
         }
     }
 
