@@ -170,6 +170,20 @@ mod tests {
     }
 
     #[test]
+    fn a_long_decimal_number_reads_back_as_the_number_that_was_sent() {
+        // Found by the web_json fuzz target: with serde_json's default (fast, not always
+        // correctly rounded) float parsing, the stored text read back one ULP away from the
+        // value it was made of. `float_roundtrip` makes parsing exact.
+        let body = "{\"\":2222222222222222222222222222222222222222222.\
+                    222222222222222222222222222222222222222222233}";
+        let value: Value = serde_json::from_str(body).unwrap();
+        let text = canonical(&value).unwrap();
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value, "stored as {text}");
+        assert_eq!(canonical(&back).unwrap(), text);
+    }
+
+    #[test]
     fn only_an_object_is_a_settings_document() {
         for value in [json!([]), json!("text"), json!(1), json!(null)] {
             let e = canonical(&value).unwrap_err();
