@@ -223,7 +223,7 @@ fn rtmp() {
         }
     }
     let meta = flv::metadata(
-        0,
+        flv::FlvTime::ZERO,
         &flv::Metadata {
             width: 1280,
             height: 720,

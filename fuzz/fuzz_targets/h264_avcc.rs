@@ -14,7 +14,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use streamhard_fuzz::split_on;
-use streamhard_media::flv::{self, Role, TagKind};
+use streamhard_media::flv::{self, FlvTime, Role, TagKind};
 use streamhard_media::h264::{
     AvcConverter, MAX_DIMENSION, NalType, Sps, decoder_configuration_record, nal_units, parse_sps,
 };
@@ -90,7 +90,7 @@ fuzz_target!(|data: &[u8]| {
             check_sps(sps);
             assert_eq!(record[0], 1);
             assert_eq!(record[1], sps.profile_idc);
-            let header = flv::avc_sequence_header(0, record);
+            let header = flv::avc_sequence_header(FlvTime::from_ms(0), record);
             assert_eq!(role_of(TagKind::Video, &header.body), Role::Header);
         } else if changed
             && (had_sps || sps_seen.is_some())
@@ -115,7 +115,7 @@ fuzz_target!(|data: &[u8]| {
         if avcc.is_empty() {
             continue;
         }
-        let tag = flv::avc_frame(i as u32 * 33, keyframe, 0, &avcc);
+        let tag = flv::avc_frame(FlvTime::from_ms(i as u32 * 33), keyframe, 0, &avcc);
         let want = if keyframe {
             Role::Keyframe
         } else {

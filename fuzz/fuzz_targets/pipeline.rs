@@ -5,7 +5,8 @@
 //! Input: records `[op] [elapsed ms] [rtp step: i16] [length: u16] payload`, `op % 5`:
 //! video access unit (Annex-B), Opus packet, sender report (NTP time from the payload),
 //! tick, out-of-band SPS/PPS (the payload, split on `NAL_SEPARATOR`). RTP steps are in
-//! milliseconds of each track's clock, wrapping as RTP does.
+//! milliseconds of each track's clock, on extended RTP times as str0m hands them on (never
+//! negative); a report carries the 32-bit wire timestamp.
 //!
 //! Invariants: no panic; per track, FLV timestamps never go back; a video frame never goes
 //! out before an AVC sequence header, nor an AAC frame before the AAC sequence header; the
@@ -14,15 +15,16 @@
 
 use libfuzzer_sys::fuzz_target;
 use streamhard_fuzz::split_on;
-use streamhard_media::flv::{Role, Tag, TagKind};
+use streamhard_media::flv::{FlvTime, Role, Tag, TagKind};
+use streamhard_media::time::RtpTime;
 use streamhard_pipeline::{Pipeline, PipelineSettings, Track};
 
 const NAL_SEPARATOR: &[u8] = b"\xFF\xFF--NAL--";
 
 #[derive(Default)]
 struct Checks {
-    last_video: Option<u32>,
-    last_audio: Option<u32>,
+    last_video: Option<FlvTime>,
+    last_audio: Option<FlvTime>,
     avc_header: bool,
     aac_header: bool,
     tags: usize,
@@ -36,7 +38,7 @@ impl Checks {
                 TagKind::Video => {
                     if let Some(last) = self.last_video {
                         assert!(
-                            tag.timestamp >= last,
+                            !tag.timestamp.before(last),
                             "video went back {last} → {}",
                             tag.timestamp
                         );
@@ -50,7 +52,7 @@ impl Checks {
                 TagKind::Audio => {
                     if let Some(last) = self.last_audio {
                         assert!(
-                            tag.timestamp >= last,
+                            !tag.timestamp.before(last),
                             "audio went back {last} → {}",
                             tag.timestamp
                         );
@@ -71,7 +73,8 @@ fuzz_target!(|data: &[u8]| {
     let mut pipeline = Pipeline::new(PipelineSettings::default()).expect("the pipeline starts");
     let mut checks = Checks::default();
     let mut out = Vec::new();
-    let (mut now_us, mut video_rtp, mut audio_rtp) = (1_000_000u64, 90_000u32, 48_000u32);
+    // Extended RTP times, as str0m hands them on: never negative.
+    let (mut now_us, mut video_rtp, mut audio_rtp) = (1_000_000u64, 90_000i64, 48_000i64);
     let mut rest = data;
     let mut records = 0usize;
     while let [op, elapsed, s0, s1, l0, l1, tail @ ..] = rest {
@@ -83,23 +86,25 @@ fuzz_target!(|data: &[u8]| {
         let step = i32::from(i16::from_be_bytes([*s0, *s1]));
         match op % 5 {
             0 => {
-                video_rtp = video_rtp.wrapping_add_signed(step * 90);
-                pipeline.push_video(video_rtp, now_us, payload, &mut out);
+                video_rtp = (video_rtp + i64::from(step) * 90).max(0);
+                pipeline.push_video(RtpTime::from_ticks(video_rtp), now_us, payload, &mut out);
             }
             1 => {
-                audio_rtp = audio_rtp.wrapping_add_signed(step * 48);
-                pipeline.push_audio(audio_rtp, now_us, payload, &mut out);
+                audio_rtp = (audio_rtp + i64::from(step) * 48).max(0);
+                pipeline.push_audio(RtpTime::from_ticks(audio_rtp), now_us, payload, &mut out);
             }
             2 => {
                 let mut ntp = [0u8; 8];
                 let n = payload.len().min(8);
                 ntp[..n].copy_from_slice(&payload[..n]);
                 let (track, rtp) = if op & 0x80 == 0 {
-                    (Track::Video, video_rtp.wrapping_add_signed(step * 90))
+                    (Track::Video, video_rtp + i64::from(step) * 90)
                 } else {
-                    (Track::Audio, audio_rtp.wrapping_add_signed(step * 48))
+                    (Track::Audio, audio_rtp + i64::from(step) * 48)
                 };
-                pipeline.sender_report(track, rtp, i64::from_be_bytes(ntp));
+                // A report carries the 32-bit wire timestamp.
+                let wire = RtpTime::from_ticks(rtp).wire();
+                pipeline.sender_report(track, wire, i64::from_be_bytes(ntp));
             }
             3 => pipeline.tick(now_us, &mut out),
             _ => {

@@ -16,7 +16,7 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use streamhard_fuzz::Pieces;
-use streamhard_media::flv::{Role, Tag, TagKind};
+use streamhard_media::flv::{FlvTime, Role, Tag, TagKind};
 use streamhard_rtmp::chunk::{ChunkEncoder, MAX_CHUNK_SIZE, MessageHeader};
 use streamhard_rtmp::handshake::PACKET_LEN;
 use streamhard_rtmp::{Client, Event, RANDOM_LEN, RtmpUrl, State};
@@ -98,7 +98,7 @@ fuzz_target!(|data: &[u8]| {
         if client.is_publishing() {
             let tag = Tag {
                 kind: TagKind::Video,
-                timestamp: 40,
+                timestamp: FlvTime::from_ms(40),
                 role: Role::Inter,
                 body: Bytes::from_static(&[0x27, 1, 0, 0, 0, 0, 0, 0, 1, 0x41]),
             };

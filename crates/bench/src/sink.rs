@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use streamhard_media::flv::{Role, TagKind};
+use streamhard_media::flv::{FlvTime, Role, TagKind};
 use streamhard_rtmp::RANDOM_LEN;
 use streamhard_rtmp::server::{Session, SessionEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -76,8 +76,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Last timestamps of one connection, per kind.
 #[derive(Default)]
 struct Order {
-    video: Option<u32>,
-    audio: Option<u32>,
+    video: Option<FlvTime>,
+    audio: Option<FlvTime>,
 }
 
 async fn serve(mut socket: TcpStream, streams: Shared) {
@@ -121,7 +121,7 @@ async fn serve(mut socket: TcpStream, streams: Shared) {
                         TagKind::Audio => &mut order.audio,
                         TagKind::Script => continue,
                     };
-                    if last.is_some_and(|l| tag.timestamp < l) {
+                    if last.is_some_and(|l| tag.timestamp.before(l)) {
                         stats.timestamp_errors += 1;
                     }
                     *last = Some(tag.timestamp);

@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::process::{Command, Stdio};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use streamhard_media::flv;
+use streamhard_media::flv::{self, FlvTime};
 use streamhard_media::h264::AvcConverter;
 use streamhard_testkit::fixtures::{AccessUnit, H264File};
 
@@ -91,7 +91,12 @@ fn annexb_to_flv(c: &mut Criterion) {
                     let converted = converter
                         .convert(black_box(&unit.data))
                         .expect("a valid access unit");
-                    flv::avc_frame(black_box(1_000), converted.keyframe, 0, converted.avcc)
+                    flv::avc_frame(
+                        FlvTime::from_ms(black_box(1_000)),
+                        converted.keyframe,
+                        0,
+                        converted.avcc,
+                    )
                 });
             },
         );

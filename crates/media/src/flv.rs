@@ -7,6 +7,7 @@ use bytes::Bytes;
 use thiserror::Error;
 
 use crate::amf0::{self, Value};
+pub use crate::time::FlvTime;
 
 /// FLV tag type, which is also the RTMP message type id that carries it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -37,30 +38,10 @@ pub enum Role {
 pub struct Tag {
     pub kind: TagKind,
     pub role: Role,
-    /// Milliseconds on the broadcast's timeline (FLV's 32-bit timestamp; RTMP extends it).
-    pub timestamp: u32,
+    /// The position on the broadcast's timeline as FLV's 32-bit wrapping milliseconds.
+    pub timestamp: FlvTime,
     /// The tag body: what follows the 11-byte FLV tag header, i.e. the RTMP message payload.
     pub body: Bytes,
-}
-
-/// The 32-bit FLV/RTMP timestamp of a 64-bit timeline position in milliseconds: the position
-/// modulo 2^32. FLV and RTMP time wraps after 2^32 ms (49.7 days) by design and readers extend
-/// it, so a stream that runs for months keeps advancing instead of freezing at `u32::MAX`.
-/// Negative positions (never expected: timelines start at 0) are taken as 0.
-pub fn timestamp_of(ms: i64) -> u32 {
-    // Truncation is the wrap: the low 32 bits of a non-negative position.
-    ms.max(0) as u64 as u32
-}
-
-/// Whether 32-bit timestamp `a` comes before `b`, across a wrap: serial-number arithmetic
-/// (RFC 1982), right while the two are less than 2^31 ms (24.8 days) apart.
-pub fn timestamp_before(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) < 0
-}
-
-/// The later of two 32-bit timestamps, across a wrap (see [`timestamp_before`]).
-pub fn timestamp_max(a: u32, b: u32) -> u32 {
-    if timestamp_before(a, b) { b } else { a }
 }
 
 /// FLV codec id of H.264 (AVC) in a video tag's first byte.
@@ -91,7 +72,7 @@ pub enum FlvError {
 
 /// The AVC sequence header: a decoder configuration record (see
 /// [`crate::h264::decoder_configuration_record`]).
-pub fn avc_sequence_header(timestamp: u32, record: &[u8]) -> Tag {
+pub fn avc_sequence_header(timestamp: FlvTime, record: &[u8]) -> Tag {
     video_tag(
         timestamp,
         Role::Header,
@@ -107,7 +88,7 @@ pub fn avc_sequence_header(timestamp: u32, record: &[u8]) -> Tag {
 /// `composition_time_ms` is presentation minus decoding time; it is 0 for streams without
 /// B-frames, which is what WebRTC encoders produce. FLV stores it in 24 signed bits, so values
 /// beyond about ±2.3 hours are clamped.
-pub fn avc_frame(timestamp: u32, keyframe: bool, composition_time_ms: i32, avcc: &[u8]) -> Tag {
+pub fn avc_frame(timestamp: FlvTime, keyframe: bool, composition_time_ms: i32, avcc: &[u8]) -> Tag {
     let (role, frame_type) = if keyframe {
         (Role::Keyframe, FRAME_KEY)
     } else {
@@ -124,7 +105,7 @@ pub fn avc_frame(timestamp: u32, keyframe: bool, composition_time_ms: i32, avcc:
 }
 
 fn video_tag(
-    timestamp: u32,
+    timestamp: FlvTime,
     role: Role,
     frame_type: u8,
     packet_type: u8,
@@ -146,7 +127,7 @@ fn video_tag(
 }
 
 /// The AAC sequence header: an AudioSpecificConfig (see [`crate::aac::audio_specific_config`]).
-pub fn aac_sequence_header(timestamp: u32, audio_specific_config: &[u8]) -> Tag {
+pub fn aac_sequence_header(timestamp: FlvTime, audio_specific_config: &[u8]) -> Tag {
     audio_tag(
         timestamp,
         Role::Header,
@@ -156,11 +137,11 @@ pub fn aac_sequence_header(timestamp: u32, audio_specific_config: &[u8]) -> Tag 
 }
 
 /// One raw AAC frame (no ADTS header).
-pub fn aac_frame(timestamp: u32, raw: &[u8]) -> Tag {
+pub fn aac_frame(timestamp: FlvTime, raw: &[u8]) -> Tag {
     audio_tag(timestamp, Role::Audio, MEDIA, raw)
 }
 
-fn audio_tag(timestamp: u32, role: Role, packet_type: u8, payload: &[u8]) -> Tag {
+fn audio_tag(timestamp: FlvTime, role: Role, packet_type: u8, payload: &[u8]) -> Tag {
     let mut body = Vec::with_capacity(2 + payload.len());
     body.extend_from_slice(&[AAC_SOUND_BYTE, packet_type]);
     body.extend_from_slice(payload);
@@ -188,7 +169,7 @@ pub struct Metadata {
 }
 
 /// The `onMetaData` script tag, with the keys and order OBS sends.
-pub fn metadata(timestamp: u32, meta: &Metadata) -> Tag {
+pub fn metadata(timestamp: FlvTime, meta: &Metadata) -> Tag {
     let properties = vec![
         ("duration".to_owned(), Value::Number(0.0)),
         ("filesize".to_owned(), Value::Number(0.0)),
@@ -244,7 +225,7 @@ pub fn write_tag(tag: &Tag, out: &mut Vec<u8>) -> Result<(), FlvError> {
     }
     // len <= 0xFF_FFFF was checked above, so it and len + 11 fit a u32.
     let size = (len as u32).to_be_bytes();
-    let ts = tag.timestamp.to_be_bytes();
+    let ts = tag.timestamp.ms().to_be_bytes();
     out.reserve(11 + len + 4);
     out.extend_from_slice(&[tag.kind as u8, size[1], size[2], size[3]]);
     out.extend_from_slice(&[ts[1], ts[2], ts[3], ts[0], 0, 0, 0]);
@@ -257,65 +238,54 @@ pub fn write_tag(tag: &Tag, out: &mut Vec<u8>) -> Result<(), FlvError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn timestamps_wrap_after_two_to_the_32_milliseconds_instead_of_freezing() {
-        let wrap = 1i64 << 32;
-        assert_eq!(timestamp_of(wrap - 1), u32::MAX);
-        assert_eq!(timestamp_of(wrap), 0);
-        assert_eq!(timestamp_of(wrap + 40), 40);
-        assert_eq!(timestamp_of(-5), 0);
-        // Ordering survives the wrap.
-        assert!(timestamp_before(u32::MAX - 10, 30));
-        assert!(!timestamp_before(30, u32::MAX - 10));
-        assert!(timestamp_before(100, 200));
-        assert_eq!(timestamp_max(u32::MAX - 10, 30), 30);
-        assert_eq!(timestamp_max(200, 100), 200);
+    const fn ms(ms: u32) -> FlvTime {
+        FlvTime::from_ms(ms)
     }
 
     #[test]
     fn builds_avc_sequence_header_body() {
-        let tag = avc_sequence_header(0, &[1, 0x42, 0xC0, 0x1F]);
+        let tag = avc_sequence_header(ms(0), &[1, 0x42, 0xC0, 0x1F]);
         assert_eq!(
             (tag.kind, tag.role, tag.timestamp),
-            (TagKind::Video, Role::Header, 0)
+            (TagKind::Video, Role::Header, ms(0))
         );
         assert_eq!(&tag.body[..], &[0x17, 0, 0, 0, 0, 1, 0x42, 0xC0, 0x1F]);
     }
 
     #[test]
     fn builds_key_and_inter_frames_with_signed_24_bit_composition_time() {
-        let key = avc_frame(40, true, 66, &[0, 0, 0, 1, 0x65]);
+        let key = avc_frame(ms(40), true, 66, &[0, 0, 0, 1, 0x65]);
         assert_eq!(key.role, Role::Keyframe);
         assert_eq!(&key.body[..], &[0x17, 1, 0, 0, 66, 0, 0, 0, 1, 0x65]);
 
-        let inter = avc_frame(80, false, -2, &[0, 0, 0, 1, 0x41]);
+        let inter = avc_frame(ms(80), false, -2, &[0, 0, 0, 1, 0x41]);
         assert_eq!(inter.role, Role::Inter);
         assert_eq!(&inter.body[..5], &[0x27, 1, 0xFF, 0xFF, 0xFE]);
 
         assert_eq!(
-            &avc_frame(0, false, i32::MAX, &[]).body[..],
+            &avc_frame(ms(0), false, i32::MAX, &[]).body[..],
             &[0x27, 1, 0x7F, 0xFF, 0xFF]
         );
         assert_eq!(
-            &avc_frame(0, false, i32::MIN, &[]).body[..],
+            &avc_frame(ms(0), false, i32::MIN, &[]).body[..],
             &[0x27, 1, 0x80, 0, 0]
         );
     }
 
     #[test]
     fn builds_aac_tags_with_the_flags_flv_requires() {
-        let header = aac_sequence_header(0, &[0x11, 0x90]);
+        let header = aac_sequence_header(ms(0), &[0x11, 0x90]);
         assert_eq!((header.kind, header.role), (TagKind::Audio, Role::Header));
         assert_eq!(&header.body[..], &[0xAF, 0, 0x11, 0x90]);
-        let frame = aac_frame(21, &[0xDE, 0x04]);
-        assert_eq!((frame.role, frame.timestamp), (Role::Audio, 21));
+        let frame = aac_frame(ms(21), &[0xDE, 0x04]);
+        assert_eq!((frame.role, frame.timestamp), (Role::Audio, ms(21)));
         assert_eq!(&frame.body[..], &[0xAF, 1, 0xDE, 0x04]);
     }
 
     #[test]
     fn metadata_is_on_metadata_with_an_ecma_array_of_stream_properties() {
         let tag = metadata(
-            0,
+            ms(0),
             &Metadata {
                 width: 1280,
                 height: 720,
@@ -329,7 +299,7 @@ mod tests {
         );
         assert_eq!(
             (tag.kind, tag.role, tag.timestamp),
-            (TagKind::Script, Role::Header, 0)
+            (TagKind::Script, Role::Header, ms(0))
         );
         let values = amf0::decode_all(&tag.body).unwrap();
         assert_eq!(values[0].as_str(), Some("onMetaData"));
@@ -362,7 +332,7 @@ mod tests {
 
     #[test]
     fn writes_tag_header_body_and_previous_tag_size() {
-        let tag = aac_frame(0x0012_3456, &[0xAA]);
+        let tag = aac_frame(ms(0x0012_3456), &[0xAA]);
         let mut out = vec![];
         write_tag(&tag, &mut out).unwrap();
         assert_eq!(
@@ -375,7 +345,7 @@ mod tests {
 
     #[test]
     fn writes_timestamps_above_24_bits_into_the_extension_byte() {
-        let tag = avc_frame(0x1234_5678, false, 0, &[]);
+        let tag = avc_frame(ms(0x1234_5678), false, 0, &[]);
         let mut out = vec![];
         write_tag(&tag, &mut out).unwrap();
         assert_eq!(&out[..11], &[9, 0, 0, 5, 0x34, 0x56, 0x78, 0x12, 0, 0, 0]);
@@ -383,7 +353,7 @@ mod tests {
 
     #[test]
     fn refuses_a_body_larger_than_24_bits() {
-        let tag = aac_frame(0, &vec![0; MAX_BODY_LEN]);
+        let tag = aac_frame(ms(0), &vec![0; MAX_BODY_LEN]);
         let mut out = vec![];
         assert_eq!(
             write_tag(&tag, &mut out),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use streamhard_media::aac::{AAC_LC, SAMPLES_PER_FRAME, audio_specific_config};
-use streamhard_media::flv::{self, FLV_HEADER, Metadata};
+use streamhard_media::flv::{self, FLV_HEADER, FlvTime, Metadata};
 use streamhard_media::h264::{AvcConverter, NalType, nal_units};
 
 const FRAMES: u32 = 30;
@@ -119,7 +119,7 @@ fn ffprobe(path: &PathBuf, stream: &str, entries: &str) -> String {
 #[test]
 fn ffprobe_reads_h264_and_aac_from_an_flv_built_by_our_helpers() {
     let mut tags = vec![flv::metadata(
-        0,
+        FlvTime::from_ms(0),
         &Metadata {
             width: 320,
             height: 240,
@@ -132,7 +132,7 @@ fn ffprobe_reads_h264_and_aac_from_an_flv_built_by_our_helpers() {
         },
     )];
     let asc = audio_specific_config(AAC_LC, SAMPLE_RATE, 2).unwrap();
-    tags.push(flv::aac_sequence_header(0, &asc));
+    tags.push(flv::aac_sequence_header(FlvTime::from_ms(0), &asc));
 
     let mut converter = AvcConverter::new();
     let mut video = Vec::new();
@@ -142,12 +142,15 @@ fn ffprobe_reads_h264_and_aac_from_an_flv_built_by_our_helpers() {
         let converted = converter.convert(au).unwrap();
         if let Some((record, sps)) = &converted.new_config {
             assert_eq!((sps.width, sps.height, sps.fps), (320, 240, Some(30.0)));
-            video.push(flv::avc_sequence_header(timestamp, record));
+            video.push(flv::avc_sequence_header(
+                FlvTime::from_ms(timestamp),
+                record,
+            ));
         }
         if !converted.avcc.is_empty() {
             keyframes += usize::from(converted.keyframe);
             video.push(flv::avc_frame(
-                timestamp,
+                FlvTime::from_ms(timestamp),
                 converted.keyframe,
                 0,
                 converted.avcc,
@@ -161,7 +164,12 @@ fn ffprobe_reads_h264_and_aac_from_an_flv_built_by_our_helpers() {
     let audio: Vec<_> = aac_frames()
         .iter()
         .enumerate()
-        .map(|(i, raw)| flv::aac_frame(i as u32 * SAMPLES_PER_FRAME * 1000 / SAMPLE_RATE, raw))
+        .map(|(i, raw)| {
+            flv::aac_frame(
+                FlvTime::from_ms(i as u32 * SAMPLES_PER_FRAME * 1000 / SAMPLE_RATE),
+                raw,
+            )
+        })
         .collect();
     assert!(audio.len() >= 46, "one second is about 47 AAC frames");
     let audio_frames = audio.len();
@@ -169,7 +177,7 @@ fn ffprobe_reads_h264_and_aac_from_an_flv_built_by_our_helpers() {
     // Interleave by timestamp, as the pipeline does.
     tags.extend(video);
     tags.extend(audio);
-    tags.sort_by_key(|tag| tag.timestamp);
+    tags.sort_by_key(|tag| tag.timestamp.ms());
 
     let mut file = FLV_HEADER.to_vec();
     for tag in &tags {

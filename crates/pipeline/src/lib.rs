@@ -13,6 +13,7 @@ mod fps;
 mod video;
 
 use streamhard_media::flv::Tag;
+use streamhard_media::time::RtpTime;
 use streamhard_media::timeline::Timeline;
 pub use streamhard_media::timeline::Track;
 use streamhard_transcode::AacSettings;
@@ -85,9 +86,10 @@ impl Pipeline {
         self.video.set_out_of_band_parameter_sets(nal_units);
     }
 
-    /// One H.264 access unit (Annex-B) with its RTP timestamp and arrival time (µs on the
-    /// caller's monotonic clock). Appends the resulting tags to `out`.
-    pub fn push_video(&mut self, rtp: u32, arrival_us: u64, annexb: &[u8], out: &mut Vec<Tag>) {
+    /// One H.264 access unit (Annex-B) with its extended RTP time (str0m's, never truncated)
+    /// and arrival time (µs on the caller's monotonic clock). Appends the resulting tags to
+    /// `out`.
+    pub fn push_video(&mut self, rtp: RtpTime, arrival_us: u64, annexb: &[u8], out: &mut Vec<Tag>) {
         if self
             .timeline
             .observe(Track::Video, rtp, arrival_us)
@@ -103,13 +105,13 @@ impl Pipeline {
         if out.len() > before {
             // The AAC header goes out with the first video so destinations have both headers
             // before media; silence fills audio up to the video when the publisher sends none.
-            self.audio.ensure_header(flv_time(ts), out);
+            self.audio.ensure_header(ts.flv(), out);
             self.audio.fill_silence(ts, arrival_us, out);
         }
     }
 
-    /// One Opus packet with its RTP timestamp and arrival time (µs).
-    pub fn push_audio(&mut self, rtp: u32, arrival_us: u64, opus: &[u8], out: &mut Vec<Tag>) {
+    /// One Opus packet with its extended RTP time and arrival time (µs).
+    pub fn push_audio(&mut self, rtp: RtpTime, arrival_us: u64, opus: &[u8], out: &mut Vec<Tag>) {
         if self
             .timeline
             .observe(Track::Audio, rtp, arrival_us)
@@ -122,6 +124,7 @@ impl Pipeline {
     }
 
     /// An RTCP sender report: `rtp` on `track` was captured at `ntp_unix_us` (sender's clock).
+    /// `rtp` is the report's 32-bit wire timestamp; see [`Timeline::sender_report`] for why.
     pub fn sender_report(&mut self, track: Track, rtp: u32, ntp_unix_us: i64) {
         // A refused report leaves the timeline as it was; the timeline counts refusals.
         let _ = self.timeline.sender_report(track, rtp, ntp_unix_us);
@@ -149,14 +152,6 @@ impl Pipeline {
             fps: self.video.fps(),
         }
     }
-}
-
-/// The FLV timestamp of a timeline position. FLV and RTMP time is 32-bit milliseconds that
-/// wraps after 2^32 ms (49.7 days; RTMP readers extend it, as the spec says they must), while
-/// the timeline is 64-bit: the timestamp is the position modulo 2^32. The timeline starts at 0,
-/// so a (never expected) negative position is taken as the start.
-fn flv_time(ms: i64) -> u32 {
-    streamhard_media::flv::timestamp_of(ms)
 }
 
 /// One pre-encoded silent AAC frame (1024 samples of 48 kHz stereo) in the configuration

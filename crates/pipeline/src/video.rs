@@ -2,9 +2,9 @@
 
 use streamhard_media::flv::{self, Metadata, Role, Tag};
 use streamhard_media::h264::AvcConverter;
+use streamhard_media::time::{Millis, RtpTime};
 use tracing::debug;
 
-use crate::flv_time;
 use crate::fps::FpsEstimator;
 
 pub struct VideoPath {
@@ -13,8 +13,8 @@ pub struct VideoPath {
     encoder: String,
     aac_bitrate: u32,
     has_config: bool,
-    /// Timeline milliseconds of the last frame sent (64-bit: FLV's 32-bit time wraps).
-    last_timestamp: Option<i64>,
+    /// Where the last frame sent is on the timeline (64-bit: only its FLV time wraps).
+    last_timestamp: Option<Millis>,
     /// Annex-B SPS/PPS from the signalling, put before access units until a config exists.
     out_of_band: Vec<u8>,
     /// Reused buffer for an access unit with `out_of_band` in front.
@@ -43,13 +43,13 @@ impl VideoPath {
         }
     }
 
-    /// Converts one access unit at timeline position `ts_ms`; emits metadata and a sequence
+    /// Converts one access unit at timeline position `at`; emits metadata and a sequence
     /// header first when the parameter sets are new.
-    pub fn push(&mut self, ts_ms: i64, rtp: u32, annexb: &[u8], out: &mut Vec<Tag>) {
+    pub fn push(&mut self, at: Millis, rtp: RtpTime, annexb: &[u8], out: &mut Vec<Tag>) {
         self.fps.push(rtp);
         // Video timestamps must not go backwards even if the timeline had to: hold the last.
-        let ts_ms = self.last_timestamp.map_or(ts_ms, |last| ts_ms.max(last));
-        let ts = flv_time(ts_ms);
+        let at = self.last_timestamp.map_or(at, |last| at.max(last));
+        let ts = at.flv();
         // Until a config exists, the signalled parameter sets go first; in-band ones in the
         // access unit come after them and so win.
         let annexb = if !self.has_config && !self.out_of_band.is_empty() {
@@ -89,11 +89,11 @@ impl VideoPath {
         let tag = flv::avc_frame(ts, converted.keyframe, 0, converted.avcc);
         debug_assert!(matches!(tag.role, Role::Keyframe | Role::Inter));
         out.push(tag);
-        self.last_timestamp = Some(ts_ms);
+        self.last_timestamp = Some(at);
     }
 
-    /// Timeline milliseconds of the last frame sent.
-    pub fn last_timestamp(&self) -> Option<i64> {
+    /// Where the last frame sent is on the timeline.
+    pub fn last_timestamp(&self) -> Option<Millis> {
         self.last_timestamp
     }
 

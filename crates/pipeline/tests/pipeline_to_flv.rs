@@ -1,10 +1,12 @@
 //! The pipeline alone, no network: a real H.264 + Opus fixture with a flash and a beep at every
-//! whole second goes in with random RTP offsets, wrap-around, network skew between the tracks
+//! whole second goes in with random RTP offsets, extended RTP times that cross the 32-bit wire
+//! wrap (sender reports carry the wrapped wire value), network skew between the tracks
 //! and RTCP sender reports; the FLV that comes out is checked by ffprobe/ffmpeg.
 
 use std::path::Path;
 
 use streamhard_media::flv::{self, Tag};
+use streamhard_media::time::RtpTime;
 use streamhard_pipeline::{Pipeline, PipelineSettings, Track};
 use streamhard_testkit::ffprobe::{self, StreamKind};
 use streamhard_testkit::fixtures::{Fixture, FixtureSpec, TestMedia};
@@ -18,11 +20,11 @@ const WALL_BASE_US: i64 = 1_764_000_000_000_000;
 
 enum Event<'a> {
     Video {
-        rtp: u32,
+        rtp: RtpTime,
         data: &'a [u8],
     },
     Audio {
-        rtp: u32,
+        rtp: RtpTime,
         data: &'a [u8],
     },
     Report {
@@ -38,7 +40,7 @@ fn run(media: &TestMedia, with_audio: bool, video_delay_us: u64, audio_delay_us:
     let mut events: Vec<(u64, Event)> = Vec::new();
     for au in &media.video {
         let capture_us = au.pts_90k * 1_000_000 / 90_000;
-        let rtp = VIDEO_RTP_BASE.wrapping_add(au.pts_90k as u32);
+        let rtp = RtpTime::from_ticks(i64::from(VIDEO_RTP_BASE) + au.pts_90k as i64);
         events.push((
             capture_us + video_delay_us,
             Event::Video {
@@ -50,7 +52,7 @@ fn run(media: &TestMedia, with_audio: bool, video_delay_us: u64, audio_delay_us:
     if with_audio {
         for p in &media.audio {
             let capture_us = p.sample_pos * 1_000_000 / 48_000;
-            let rtp = AUDIO_RTP_BASE.wrapping_add(p.sample_pos as u32);
+            let rtp = RtpTime::from_ticks(i64::from(AUDIO_RTP_BASE) + p.sample_pos as i64);
             events.push((
                 capture_us + audio_delay_us,
                 Event::Audio { rtp, data: &p.data },
@@ -199,7 +201,7 @@ fn parameter_sets_from_the_signalling_stand_in_for_missing_in_band_ones() {
         .load()
         .expect("load");
     let mut sprop: Vec<Vec<u8>> = Vec::new();
-    let stripped: Vec<(u32, Vec<u8>)> = media
+    let stripped: Vec<(RtpTime, Vec<u8>)> = media
         .video
         .iter()
         .map(|au| {
@@ -217,7 +219,7 @@ fn parameter_sets_from_the_signalling_stand_in_for_missing_in_band_ones() {
                     }
                 }
             }
-            (au.pts_90k as u32, rest)
+            (RtpTime::from_ticks(au.pts_90k as i64), rest)
         })
         .collect();
     assert_eq!(sprop.len(), 2, "the fixture has one SPS and one PPS");

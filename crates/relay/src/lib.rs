@@ -50,7 +50,10 @@ impl Relay {
             .map_err(std::io::Error::other)?;
         let standby = broadcast::StandbySettings {
             grace: config.publisher_grace,
-            silence: streamhard_media::flv::aac_frame(0, &silence),
+            silence: streamhard_media::flv::aac_frame(
+                streamhard_media::flv::FlvTime::ZERO,
+                &silence,
+            ),
         };
         let ingest = ingest::Ingest::start(config.ingest, shutdown.clone()).await?;
         Ok(Arc::new(Self {

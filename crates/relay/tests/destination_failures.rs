@@ -120,7 +120,7 @@ fn heavy(role: Role, timestamp: u32) -> Tag {
     Tag {
         kind: TagKind::Video,
         role,
-        timestamp,
+        timestamp: streamhard_media::flv::FlvTime::from_ms(timestamp),
         body: Bytes::from(body),
     }
 }

@@ -466,7 +466,11 @@ fn looped(media: &FlvMedia, kind: TagKind, n: usize) -> Vec<u32> {
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
         let of_kind = media.frames.iter().filter(|t| t.kind == kind);
-        out.extend(of_kind.map(|t| t.timestamp + offset).take(n - out.len()));
+        out.extend(
+            of_kind
+                .map(|t| t.timestamp.ms() + offset)
+                .take(n - out.len()),
+        );
         offset += media.duration_ms() + 1000 / media.fps;
     }
     out

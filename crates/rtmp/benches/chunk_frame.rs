@@ -17,7 +17,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use streamhard_media::amf0::{self, Value};
-use streamhard_media::flv;
+use streamhard_media::flv::{self, FlvTime};
 use streamhard_rtmp::chunk::{ChunkEncoder, MessageHeader};
 use streamhard_rtmp::client::OUTGOING_CHUNK_SIZE;
 use streamhard_rtmp::handshake::PACKET_LEN;
@@ -32,7 +32,7 @@ const STREAM_ID: u32 = 1;
 /// A video tag body of `len` bytes: the 5-byte AVC header, then AVCC-shaped filler.
 fn video_tag(len: usize, keyframe: bool) -> flv::Tag {
     let avcc: Vec<u8> = (0..len - 5).map(|i| (i * 7 % 251) as u8).collect();
-    flv::avc_frame(0, keyframe, 0, &avcc)
+    flv::avc_frame(FlvTime::from_ms(0), keyframe, 0, &avcc)
 }
 
 /// A client past connect, createStream and publish, answered by a scripted server the way

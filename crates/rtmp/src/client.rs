@@ -190,7 +190,7 @@ impl Client {
         let header = MessageHeader {
             type_id,
             stream_id: self.stream_id,
-            timestamp: tag.timestamp,
+            timestamp: tag.timestamp.ms(),
         };
         if tag.kind == TagKind::Script {
             let mut payload = amf0::encode_all(&["@setDataFrame".into()]);
@@ -449,7 +449,7 @@ mod tests {
     use crate::chunk::{ChunkDecoder, ChunkEncoder};
     use crate::handshake::PACKET_LEN;
     use bytes::Bytes;
-    use streamhard_media::flv::Role;
+    use streamhard_media::flv::{FlvTime, Role};
 
     /// A scripted server: decodes what the client sends, encodes replies.
     struct Server {
@@ -564,7 +564,7 @@ mod tests {
         Tag {
             kind,
             role,
-            timestamp,
+            timestamp: FlvTime::from_ms(timestamp),
             body: Bytes::from_static(body),
         }
     }

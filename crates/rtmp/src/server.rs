@@ -30,7 +30,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 use streamhard_media::amf0::{self, Value};
-use streamhard_media::flv::{Role, Tag, TagKind};
+use streamhard_media::flv::{FlvTime, Role, Tag, TagKind};
 
 use crate::chunk::{ChunkError, Message};
 use crate::connection::Connection;
@@ -309,7 +309,7 @@ impl Session {
         self.events.push_back(SessionEvent::Media(Tag {
             kind,
             role,
-            timestamp,
+            timestamp: FlvTime::from_ms(timestamp),
             body,
         }));
     }
@@ -796,7 +796,7 @@ mod tests {
         );
         let got: Vec<_> = media(events(&mut session))
             .into_iter()
-            .map(|t| (t.kind, t.role, t.timestamp, t.body.to_vec()))
+            .map(|t| (t.kind, t.role, t.timestamp.ms(), t.body.to_vec()))
             .collect();
         let want = [
             (TagKind::Script, Role::Header, 0, on_meta_data),
@@ -845,7 +845,7 @@ mod tests {
         publisher.send(&mut session, extra_type::AGGREGATE, 1, 1000, &aggregate);
         let got: Vec<_> = media(events(&mut session))
             .into_iter()
-            .map(|t| (t.kind, t.timestamp, t.body.len()))
+            .map(|t| (t.kind, t.timestamp.ms(), t.body.len()))
             .collect();
         assert_eq!(got, [(TagKind::Video, 1000, 5), (TagKind::Audio, 1040, 3)]);
 

@@ -7,7 +7,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use streamhard_media::flv::{self, Metadata, Tag};
+use streamhard_media::flv::{self, FlvTime, Metadata, Tag};
 use streamhard_rtmp::client::OUTGOING_CHUNK_SIZE;
 use streamhard_rtmp::{Client, ClientError, Event, RANDOM_LEN, RtmpUrl};
 use streamhard_testkit::ffprobe;
@@ -86,7 +86,7 @@ impl Connection {
     fn send(&mut self, tags: &[&Tag], offset_ms: u32) {
         for (i, tag) in tags.iter().enumerate() {
             let shifted = Tag {
-                timestamp: tag.timestamp + offset_ms,
+                timestamp: tag.timestamp.wrapping_add(offset_ms),
                 ..(*tag).clone()
             };
             self.client.send_tag(&shifted).expect("send tag");
@@ -112,7 +112,7 @@ impl Connection {
 fn publish_media(nginx: &NginxRtmp, stream: &str, media: &FlvMedia, offset_ms: u32) {
     let mut connection = Connection::publish(&nginx.url(stream));
     let headers = media.headers().map(|h| Tag {
-        timestamp: offset_ms,
+        timestamp: FlvTime::from_ms(offset_ms),
         ..h.clone()
     });
     connection.send(&headers.iter().collect::<Vec<_>>(), 0);
@@ -200,10 +200,10 @@ fn timestamps_past_24_bits_survive_extended_timestamp_encoding() {
         encoder: "x".repeat(2 * OUTGOING_CHUNK_SIZE as usize),
         ..Metadata::default()
     };
-    media.metadata = flv::metadata(0, &meta);
+    media.metadata = flv::metadata(FlvTime::from_ms(0), &meta);
     let mut connection = Connection::publish(&nginx.url("extended"));
     let big_metadata = Tag {
-        timestamp: 0xFF_FFFF,
+        timestamp: FlvTime::from_ms(0xFF_FFFF),
         ..media.metadata.clone()
     };
     connection.send(&[&big_metadata], 0);

@@ -117,7 +117,7 @@ fn frames(tags: &[&Tag], prefix: usize) -> Vec<(u32, usize, bool)> {
     let frames = tags.iter().filter(|t| t.role != Role::Header);
     let described = frames.map(|t| {
         let size = t.body.len().saturating_sub(prefix);
-        (t.timestamp, size, t.role == Role::Keyframe)
+        (t.timestamp.ms(), size, t.role == Role::Keyframe)
     });
     described.collect()
 }
@@ -212,6 +212,10 @@ async fn receives_ffmpeg_timestamps_past_24_bits() {
     let offset = format!("{}.{:03}", offset_ms / 1000, offset_ms % 1000);
     let events = publish_with_ffmpeg(&source, &["-output_ts_offset", &offset]).await;
     assert_session_got_the_source(&events, &probe, offset_ms);
-    let last = media(&events, TagKind::Video).last().unwrap().timestamp;
+    let last = media(&events, TagKind::Video)
+        .last()
+        .unwrap()
+        .timestamp
+        .ms();
     assert!(last > 0xFF_FFFF, "{last:#x}");
 }

@@ -6,7 +6,7 @@
 //! test (`server_from_ffmpeg.rs`) and the nginx test of the client cover that.
 
 use bytes::Bytes;
-use streamhard_media::flv::{self, Metadata, Role, Tag, TagKind};
+use streamhard_media::flv::{self, FlvTime, Metadata, Role, Tag, TagKind};
 use streamhard_rtmp::chunk::ChunkDecoder;
 use streamhard_rtmp::client::OUTGOING_CHUNK_SIZE;
 use streamhard_rtmp::handshake::PACKET_LEN;
@@ -103,19 +103,22 @@ fn varied_tags() -> Vec<Tag> {
     };
     let big: Vec<u8> = (0..3 * OUTGOING_CHUNK_SIZE + 17).map(|i| i as u8).collect();
     vec![
-        flv::metadata(0x0100_0000, &meta),
-        flv::avc_sequence_header(0, &[1, 0x42, 0xC0, 0x1F, 0xFF, 0xE1, 0, 4, 1, 2, 3, 4]),
-        flv::aac_sequence_header(0, &[0x11, 0x90]),
-        flv::avc_frame(0, true, 0, &big),
-        flv::aac_frame(21, &[1, 2, 3]),
-        flv::avc_frame(33, false, 0, &[5; 100]),
-        flv::avc_frame(0xFF_FFFE, false, 0, &big),
-        flv::aac_frame(0xFF_FFFF, &[4; 300]),
-        flv::avc_frame(0x0100_0000, true, 0, &big),
-        flv::aac_frame(0x0100_0015, &[4; 300]),
-        flv::avc_frame(0x0123_4567, false, 0, &big),
-        flv::avc_frame(0xFFFF_FF00, false, 0, &[6; 10]),
-        flv::avc_frame(0x0200_0000, true, 0, &big),
+        flv::metadata(FlvTime::from_ms(0x0100_0000), &meta),
+        flv::avc_sequence_header(
+            FlvTime::from_ms(0),
+            &[1, 0x42, 0xC0, 0x1F, 0xFF, 0xE1, 0, 4, 1, 2, 3, 4],
+        ),
+        flv::aac_sequence_header(FlvTime::from_ms(0), &[0x11, 0x90]),
+        flv::avc_frame(FlvTime::from_ms(0), true, 0, &big),
+        flv::aac_frame(FlvTime::from_ms(21), &[1, 2, 3]),
+        flv::avc_frame(FlvTime::from_ms(33), false, 0, &[5; 100]),
+        flv::avc_frame(FlvTime::from_ms(0xFF_FFFE), false, 0, &big),
+        flv::aac_frame(FlvTime::from_ms(0xFF_FFFF), &[4; 300]),
+        flv::avc_frame(FlvTime::from_ms(0x0100_0000), true, 0, &big),
+        flv::aac_frame(FlvTime::from_ms(0x0100_0015), &[4; 300]),
+        flv::avc_frame(FlvTime::from_ms(0x0123_4567), false, 0, &big),
+        flv::avc_frame(FlvTime::from_ms(0xFFFF_FF00), false, 0, &[6; 10]),
+        flv::avc_frame(FlvTime::from_ms(0x0200_0000), true, 0, &big),
     ]
 }
 
@@ -167,7 +170,7 @@ fn the_session_acknowledges_each_window_of_bytes_and_the_client_keeps_publishing
         .map(|i| Tag {
             kind: TagKind::Video,
             role: Role::Inter,
-            timestamp: i * 33,
+            timestamp: FlvTime::from_ms(i * 33),
             body: frame.clone(),
         })
         .collect();
@@ -214,7 +217,7 @@ fn real_h264_and_aac_tags_cross_the_24_bit_timestamp_boundary_intact() {
         .into_iter()
         .chain(&media.frames)
         .map(|tag| Tag {
-            timestamp: tag.timestamp + offset,
+            timestamp: tag.timestamp.wrapping_add(offset),
             ..tag.clone()
         })
         .collect();
@@ -230,5 +233,5 @@ fn real_h264_and_aac_tags_cross_the_24_bit_timestamp_boundary_intact() {
         .iter()
         .filter(|t| t.kind == TagKind::Video && t.role != Role::Header);
     assert_eq!(video.count(), media.video_frames);
-    assert!(got.iter().any(|t| t.timestamp > 0xFF_FFFF));
+    assert!(got.iter().any(|t| t.timestamp.ms() > 0xFF_FFFF));
 }

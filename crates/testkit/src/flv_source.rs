@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail, ensure};
 use streamhard_media::aac::audio_specific_config;
-use streamhard_media::flv::{self, Metadata, Tag};
+use streamhard_media::flv::{self, FlvTime, Metadata, Tag};
 use streamhard_media::h264::AvcConverter;
 
 use crate::fixtures::{Fixture, FixtureSpec};
@@ -55,11 +55,11 @@ impl FlvMedia {
             let timestamp = unit.index * 1000 / spec.fps;
             let converted = converter.convert(&unit.data).context("converting H.264")?;
             if let Some((record, _)) = &converted.new_config {
-                video_header.get_or_insert_with(|| flv::avc_sequence_header(0, record));
+                video_header.get_or_insert_with(|| flv::avc_sequence_header(FlvTime::ZERO, record));
             }
             if !converted.avcc.is_empty() {
                 frames.push(flv::avc_frame(
-                    timestamp,
+                    FlvTime::from_ms(timestamp),
                     converted.keyframe,
                     0,
                     converted.avcc,
@@ -78,14 +78,14 @@ impl FlvMedia {
         for (i, raw) in raw_frames.iter().enumerate() {
             // 1024 samples per frame at 48 kHz.
             let timestamp = u32::try_from(i as u64 * 1024 * 1000 / u64::from(AUDIO_RATE))?;
-            frames.push(flv::aac_frame(timestamp, raw));
+            frames.push(flv::aac_frame(FlvTime::from_ms(timestamp), raw));
         }
         // Stable: at equal times, video (pushed first) stays before audio.
-        frames.sort_by_key(|tag| tag.timestamp);
+        frames.sort_by_key(|tag| tag.timestamp.ms());
 
         let config = audio_specific_config(2, AUDIO_RATE, AUDIO_CHANNELS)?;
         let metadata = flv::metadata(
-            0,
+            FlvTime::ZERO,
             &Metadata {
                 width: spec.width,
                 height: spec.height,
@@ -100,7 +100,7 @@ impl FlvMedia {
         Ok(Self {
             metadata,
             video_header,
-            audio_header: flv::aac_sequence_header(0, &config),
+            audio_header: flv::aac_sequence_header(FlvTime::ZERO, &config),
             frames,
             video_frames,
             audio_frames,
@@ -117,7 +117,7 @@ impl FlvMedia {
 
     /// Length of the media in milliseconds (the last frame's timestamp).
     pub fn duration_ms(&self) -> u32 {
-        self.frames.last().map_or(0, |tag| tag.timestamp)
+        self.frames.last().map_or(0, |tag| tag.timestamp.ms())
     }
 }
 
@@ -237,7 +237,7 @@ mod tests {
             media
                 .frames
                 .windows(2)
-                .all(|w| w[0].timestamp <= w[1].timestamp)
+                .all(|w| w[0].timestamp.ms() <= w[1].timestamp.ms())
         );
         assert_eq!(media.video_frames, 60);
         // ~2 s of 1024-sample frames at 48 kHz (plus the encoder's priming frame).

@@ -87,7 +87,7 @@ impl OpusToAac {
     }
 
     /// Pushes one Opus packet (mono or stereo, any frame size, one or many frames) whose first
-    /// sample is at `pts` on the caller's continuous 48 kHz clock (for WebRTC: the unwrapped
+    /// sample is at `pts` on the caller's continuous 48 kHz clock (for WebRTC: the extended
     /// RTP timestamp of the audio track; Opus RTP always runs at 48 kHz).
     ///
     /// Errors only if the AAC encoder fails; bad packets are counted in

@@ -77,6 +77,7 @@ use thiserror::Error;
 use self::rtp_time::ticks_to_us;
 use self::slew::SlewRate;
 use self::track::{Anchor, Candidate, Observed, ReportBasis};
+use crate::time::{Millis, RtpTime};
 
 /// RTP clock rate of Opus (RFC 7587), whatever the real sample rate.
 pub const AUDIO_CLOCK_HZ: NonZeroU32 = match NonZeroU32::new(48_000) {
@@ -248,13 +249,14 @@ impl Timeline {
         self
     }
 
-    /// Takes in a frame: its RTP time and the local arrival time (µs, any monotonic clock) of
-    /// its first packet. Call it for every frame before mapping it; the first frame of a track
-    /// anchors the track. A frame refused here is off the track's clock and should be dropped.
+    /// Takes in a frame: its extended RTP time and the local arrival time (µs, any monotonic
+    /// clock) of its first packet. Call it for every frame before mapping it; the first frame
+    /// of a track anchors the track. A frame refused here is off the track's clock and should
+    /// be dropped.
     pub fn observe(
         &mut self,
         track: Track,
-        rtp: u32,
+        rtp: RtpTime,
         arrival_us: u64,
     ) -> Result<(), TimelineError> {
         let arrival_us = i64::try_from(arrival_us).unwrap_or(i64::MAX);
@@ -285,6 +287,11 @@ impl Timeline {
     /// Takes in a track's RTCP sender report: RTP time `rtp` was captured at the sender's wall
     /// time `wall_us` (µs since the UNIX epoch, from the report's NTP timestamp). Passing the
     /// same report again is harmless.
+    ///
+    /// `rtp` is the report's 32-bit timestamp as on the wire, not an extended time: str0m
+    /// extends a report's time on its own count of the reports' wraps, which starts at the
+    /// first report and so disagrees with the media's extension once the clock wrapped before
+    /// it. The report belongs to the media around it, so it is placed nearest the newest frame.
     pub fn sender_report(
         &mut self,
         track: Track,
@@ -303,10 +310,10 @@ impl Timeline {
     /// Output time (µs, ≥ the start) of RTP time `rtp` on `track`; `None` before the track's
     /// first frame. For a fixed state it strictly increases with RTP time; state changes
     /// never lower the output for RTP times at or after the track's newest frame.
-    pub fn map_us(&self, track: Track, rtp: u32) -> Option<i64> {
+    pub fn map_us(&self, track: Track, rtp: RtpTime) -> Option<i64> {
         let zero = self.zero_us?;
         let anchor = self.anchors[track.index()].as_ref()?;
-        let local = anchor.local_us(anchor.extend(rtp));
+        let local = anchor.local_us(rtp.ticks());
         Some(
             self.start_us
                 .saturating_add(local.saturating_sub(zero))
@@ -315,8 +322,8 @@ impl Timeline {
     }
 
     /// [`Self::map_us`] in whole milliseconds (rounded down, so still never decreasing).
-    pub fn map_ms(&self, track: Track, rtp: u32) -> Option<i64> {
-        self.map_us(track, rtp).map(|us| us / 1000)
+    pub fn map_ms(&self, track: Track, rtp: RtpTime) -> Option<Millis> {
+        self.map_us(track, rtp).map(Millis::from_us_floor)
     }
 
     /// Where synchronisation stands, for the API and metrics.
@@ -414,7 +421,7 @@ impl Timeline {
         let outcome = if disagreement.abs() > MAX_REPORT_DISAGREEMENT_US {
             let run = Candidate::push(
                 &mut anchor.rejected,
-                rtp,
+                extended,
                 wall_us,
                 clock,
                 REBASE_AGREEMENT_US,

@@ -2,6 +2,12 @@
 //! clock, a network delaying each track, a receiver observing arrivals on its own clock.
 
 use super::*;
+use crate::time::RtpTime;
+
+/// Shorthand for an extended RTP time in ticks.
+const fn rtp(ticks: i64) -> RtpTime {
+    RtpTime::from_ticks(ticks)
+}
 
 /// splitmix64: a tiny deterministic generator, so "random" cases are the same on every run.
 struct Prng(u64);
@@ -91,12 +97,13 @@ impl Publisher {
         ticks as i64
     }
 
-    fn audio_rtp_at(&self, capture_us: i64) -> u32 {
-        (i64::from(self.audio_rtp0) + self.audio_ticks_at(capture_us)) as u32
+    /// Extended RTP times, as str0m hands them on (starting in era 0 at `audio_rtp0`).
+    fn audio_rtp_at(&self, capture_us: i64) -> RtpTime {
+        rtp(i64::from(self.audio_rtp0) + self.audio_ticks_at(capture_us))
     }
 
-    fn video_rtp_at(&self, capture_us: i64) -> u32 {
-        (i64::from(self.video_rtp0) + capture_us * 9 / 100) as u32
+    fn video_rtp_at(&self, capture_us: i64) -> RtpTime {
+        rtp(i64::from(self.video_rtp0) + capture_us * 9 / 100)
     }
 
     fn capture_us(&self, track: Track, index: i64) -> i64 {
@@ -109,10 +116,10 @@ impl Publisher {
         }
     }
 
-    fn rtp(&self, track: Track, index: i64) -> u32 {
+    fn rtp(&self, track: Track, index: i64) -> RtpTime {
         match track {
-            Track::Audio => (i64::from(self.audio_rtp0) + index * AUDIO_FRAME_TICKS) as u32,
-            Track::Video => (i64::from(self.video_rtp0) + index * VIDEO_FRAME_TICKS) as u32,
+            Track::Audio => rtp(i64::from(self.audio_rtp0) + index * AUDIO_FRAME_TICKS),
+            Track::Video => rtp(i64::from(self.video_rtp0) + index * VIDEO_FRAME_TICKS),
         }
     }
 
@@ -148,10 +155,12 @@ impl Publisher {
             };
             let mut sent = first;
             while sent < self.duration_us {
+                // A report carries the 32-bit wire timestamp.
                 let rtp = match track {
                     Track::Audio => self.audio_rtp_at(sent),
                     Track::Video => self.video_rtp_at(sent),
-                };
+                }
+                .wire();
                 let wall_us = self.wall0_us + sent;
                 let arrival = self.local0_us + sent + self.delay_us(track);
                 events.push((
@@ -176,7 +185,7 @@ impl Publisher {
 struct Placed {
     index: i64,
     capture_us: i64,
-    rtp: u32,
+    rtp: RtpTime,
     output_us: i64,
 }
 
@@ -275,10 +284,7 @@ fn assert_moves_forward_smoothly(
 ) {
     let mut newest: Option<(i64, Placed)> = None;
     for frame in placed {
-        let extended = match newest {
-            Some((rtp, _)) => rtp_time::extend_near(rtp, frame.rtp),
-            None => i64::from(frame.rtp),
-        };
+        let extended = frame.rtp.ticks();
         if let Some((newest_rtp, previous)) = newest {
             if extended <= newest_rtp {
                 continue;
@@ -333,7 +339,7 @@ fn assert_reports_leave_audio_alone(publisher: &Publisher, with_reports: &Run) {
         assert!(
             with.zip(without)
                 .is_some_and(|(with, without)| with.abs_diff(without) <= tolerance),
-            "audio RTP time {rtp} maps to {with:?} with reports, {without:?} without"
+            "audio RTP time {rtp:?} maps to {with:?} with reports, {without:?} without"
         );
     }
 }
@@ -341,26 +347,35 @@ fn assert_reports_leave_audio_alone(publisher: &Publisher, with_reports: &Run) {
 #[test]
 fn maps_nothing_before_a_track_has_its_first_frame() {
     let mut timeline = Timeline::new();
-    assert_eq!(timeline.map_us(Track::Video, 1234), None);
-    timeline.observe(Track::Video, 1234, 10_000).unwrap();
-    assert_eq!(timeline.map_us(Track::Audio, 1234), None);
-    assert_eq!(timeline.map_us(Track::Video, 1234), Some(0));
+    assert_eq!(timeline.map_us(Track::Video, rtp(1234)), None);
+    timeline.observe(Track::Video, rtp(1234), 10_000).unwrap();
+    assert_eq!(timeline.map_us(Track::Audio, rtp(1234)), None);
+    assert_eq!(timeline.map_us(Track::Video, rtp(1234)), Some(0));
 }
 
 #[test]
 fn starts_at_zero_with_the_first_frame_of_either_track_and_places_the_other_by_arrival() {
     let mut timeline = Timeline::new();
     timeline
-        .observe(Track::Video, 4_000_000_000, 5_000_000)
+        .observe(Track::Video, rtp(4_000_000_000), 5_000_000)
         .unwrap();
-    timeline.observe(Track::Audio, 77, 5_020_000).unwrap();
-    assert_eq!(timeline.map_ms(Track::Video, 4_000_000_000), Some(0));
-    assert_eq!(timeline.map_ms(Track::Audio, 77), Some(20));
+    timeline.observe(Track::Audio, rtp(77), 5_020_000).unwrap();
     assert_eq!(
-        timeline.map_us(Track::Video, 4_000_090_000),
+        timeline.map_ms(Track::Video, rtp(4_000_000_000)),
+        Some(Millis::ZERO)
+    );
+    assert_eq!(
+        timeline.map_ms(Track::Audio, rtp(77)),
+        Some(Millis::new(20))
+    );
+    assert_eq!(
+        timeline.map_us(Track::Video, rtp(4_000_090_000)),
         Some(1_000_000)
     );
-    assert_eq!(timeline.map_us(Track::Audio, 77 + 48_000), Some(1_020_000));
+    assert_eq!(
+        timeline.map_us(Track::Audio, rtp(77 + 48_000)),
+        Some(1_020_000)
+    );
 }
 
 #[test]
@@ -389,7 +404,7 @@ fn anchors_random_start_offsets_where_the_network_delivered_them_before_any_repo
 }
 
 #[test]
-fn unwraps_a_32_bit_wrap_in_the_middle_of_a_run() {
+fn runs_on_across_the_32_bit_wire_wrap_in_the_middle_of_a_run() {
     let publisher = Publisher {
         // Video wraps 1 s in, audio 2 s in.
         video_rtp0: u32::MAX - 90_000 + 1,
@@ -458,33 +473,49 @@ fn packet_loss_does_not_shift_the_timeline() {
 #[test]
 fn maps_reordered_frames_by_their_rtp_time_without_disturbing_later_ones() {
     let mut timeline = Timeline::new();
-    let base = 1_000_u32;
-    timeline.observe(Track::Video, base, 1_000_000).unwrap();
+    let base = 1_000_i64;
     timeline
-        .observe(Track::Video, base + 6_000, 1_066_000)
+        .observe(Track::Video, rtp(base), 1_000_000)
+        .unwrap();
+    timeline
+        .observe(Track::Video, rtp(base + 6_000), 1_066_000)
         .unwrap();
     // Frame 1 arrives after frame 2.
     timeline
-        .observe(Track::Video, base + 3_000, 1_070_000)
+        .observe(Track::Video, rtp(base + 3_000), 1_070_000)
         .unwrap();
-    assert_eq!(timeline.map_us(Track::Video, base + 3_000), Some(33_333));
+    assert_eq!(
+        timeline.map_us(Track::Video, rtp(base + 3_000)),
+        Some(33_333)
+    );
     timeline
-        .observe(Track::Video, base + 9_000, 1_100_000)
+        .observe(Track::Video, rtp(base + 9_000), 1_100_000)
         .unwrap();
-    assert_eq!(timeline.map_us(Track::Video, base + 9_000), Some(100_000));
+    assert_eq!(
+        timeline.map_us(Track::Video, rtp(base + 9_000)),
+        Some(100_000)
+    );
 }
 
 #[test]
-fn takes_a_late_frame_from_before_the_wrap_as_late_not_as_a_jump() {
+fn takes_a_late_frame_from_before_the_wire_wrap_as_late_not_as_a_jump() {
+    // The extended times on either side of the 32-bit wire wrap are plain neighbours.
     let mut timeline = Timeline::new();
-    let before_wrap = u32::MAX - 2_999;
+    let wrap = 1_i64 << 32;
     timeline
-        .observe(Track::Video, before_wrap, 1_000_000)
+        .observe(Track::Video, rtp(wrap - 3_000), 1_000_000)
         .unwrap();
-    timeline.observe(Track::Video, 3_000, 1_066_000).unwrap();
-    timeline.observe(Track::Video, 0, 1_070_000).unwrap();
-    assert_eq!(timeline.map_us(Track::Video, 0), Some(33_333));
-    assert_eq!(timeline.map_us(Track::Video, 3_000), Some(66_666));
+    timeline
+        .observe(Track::Video, rtp(wrap + 3_000), 1_066_000)
+        .unwrap();
+    timeline
+        .observe(Track::Video, rtp(wrap), 1_070_000)
+        .unwrap();
+    assert_eq!(timeline.map_us(Track::Video, rtp(wrap)), Some(33_333));
+    assert_eq!(
+        timeline.map_us(Track::Video, rtp(wrap + 3_000)),
+        Some(66_666)
+    );
 }
 
 #[test]
@@ -632,32 +663,68 @@ fn follows_an_audio_clock_that_drifts_against_the_senders_wall_clock() {
 #[test]
 fn keeps_time_flowing_through_a_long_publisher_pause() {
     let mut timeline = Timeline::new();
-    timeline.observe(Track::Video, 500, 1_000_000).unwrap();
-    timeline.observe(Track::Audio, 9_000, 1_010_000).unwrap();
+    timeline.observe(Track::Video, rtp(500), 1_000_000).unwrap();
+    timeline
+        .observe(Track::Audio, rtp(9_000), 1_010_000)
+        .unwrap();
     // Ten minutes in the background; the RTP clocks kept running.
-    let video_later = 500_u32.wrapping_add(600 * 90_000);
+    let video_later = 500 + 600 * 90_000;
     let audio_later = 9_000 + 600 * 48_000;
     timeline
-        .observe(Track::Video, video_later, 601_000_000)
+        .observe(Track::Video, rtp(video_later), 601_000_000)
         .unwrap();
     timeline
-        .observe(Track::Audio, audio_later, 601_010_000)
+        .observe(Track::Audio, rtp(audio_later), 601_010_000)
         .unwrap();
-    assert_eq!(timeline.map_ms(Track::Video, video_later), Some(600_000));
-    assert_eq!(timeline.map_ms(Track::Audio, audio_later), Some(600_010));
+    assert_eq!(
+        timeline.map_ms(Track::Video, rtp(video_later)),
+        Some(Millis::new(600_000))
+    );
+    assert_eq!(
+        timeline.map_ms(Track::Audio, rtp(audio_later)),
+        Some(Millis::new(600_010))
+    );
 }
 
 #[test]
-fn pauses_longer_than_half_the_rtp_circle_still_extend_by_arrival_time() {
+fn a_pause_longer_than_half_the_rtp_circle_keeps_its_extended_time() {
     let mut timeline = Timeline::new();
-    timeline.observe(Track::Video, 0, 0).unwrap();
-    // Eight hours: beyond 2^31 ticks, where "nearest" alone would guess a negative jump.
-    let eight_hours = 8 * 3_600 * 90_000_i64;
-    let rtp = eight_hours as u32;
+    timeline.observe(Track::Video, rtp(0), 0).unwrap();
+    // Eight hours: beyond 2^31 ticks, where re-extending the 32-bit time "nearest" would
+    // guess a negative jump. The extended time is taken as it is.
+    let eight_hours = rtp(8 * 3_600 * 90_000);
     timeline
-        .observe(Track::Video, rtp, 8 * 3_600 * SECOND as u64)
+        .observe(Track::Video, eight_hours, 8 * 3_600 * SECOND as u64)
         .unwrap();
-    assert_eq!(timeline.map_us(Track::Video, rtp), Some(8 * 3_600 * SECOND));
+    assert_eq!(
+        timeline.map_us(Track::Video, eight_hours),
+        Some(8 * 3_600 * SECOND)
+    );
+}
+
+#[test]
+fn a_time_extended_into_the_wrong_era_is_refused_then_re_anchored_where_it_was() {
+    // str0m extends after a pause by its own rules; if it lands 2^32 ticks off, the frames
+    // are off the clock by 13 hours: refused, and three agreeing ones re-anchor the track
+    // at its current place, so time carries on instead of leaping 13 hours.
+    let mut timeline = Timeline::new();
+    timeline.observe(Track::Video, rtp(0), 0).unwrap();
+    timeline.observe(Track::Video, rtp(3_000), 33_333).unwrap();
+    let era = 1_i64 << 32;
+    let mut outcomes = Vec::new();
+    for n in 0..3_i64 {
+        outcomes.push(timeline.observe(
+            Track::Video,
+            rtp(era + 6_000 + n * 3_000),
+            (66_666 + n * 33_333) as u64,
+        ));
+    }
+    assert!(outcomes[0].is_err() && outcomes[1].is_err(), "{outcomes:?}");
+    assert_eq!(outcomes[2], Ok(()));
+    let placed = timeline
+        .map_us(Track::Video, rtp(era + 12_000))
+        .expect("started");
+    assert!(placed < 200_000, "placed at {placed} µs");
 }
 
 /// A timeline with both tracks running 3 s and both reports in.
@@ -695,7 +762,7 @@ fn assert_unmoved(after: [i64; 2], before: [i64; 2]) {
 fn refuses_a_report_an_hour_away_from_the_timeline_and_changes_nothing() {
     let (mut timeline, publisher) = settled_timeline();
     let before = outputs(&timeline, &publisher);
-    let rtp = publisher.video_rtp_at(3 * SECOND);
+    let rtp = publisher.video_rtp_at(3 * SECOND).wire();
     let wall = publisher.wall0_us + 3 * SECOND + 3_600 * SECOND;
     assert!(matches!(
         timeline.sender_report(Track::Video, rtp, wall),
@@ -706,7 +773,7 @@ fn refuses_a_report_an_hour_away_from_the_timeline_and_changes_nothing() {
     // An honest report is still welcome afterwards.
     let honest = timeline.sender_report(
         Track::Video,
-        publisher.video_rtp_at(3_100_000),
+        publisher.video_rtp_at(3_100_000).wire(),
         publisher.wall0_us + 3_100_000,
     );
     assert_eq!(honest, Ok(ReportOutcome::Applied));
@@ -719,6 +786,7 @@ fn refuses_a_report_whose_rtp_time_is_far_from_the_stream() {
     let before = outputs(&timeline, &publisher);
     let rtp = publisher
         .audio_rtp_at(3 * SECOND)
+        .wire()
         .wrapping_add(48_000 * 3_600);
     let outcome = timeline.sender_report(Track::Audio, rtp, publisher.wall0_us + 3 * SECOND);
     assert!(matches!(
@@ -735,7 +803,7 @@ fn refuses_a_report_whose_rtp_time_is_far_from_the_stream() {
 fn refuses_wall_times_no_ntp_timestamp_can_give() {
     let (mut timeline, publisher) = settled_timeline();
     let before = outputs(&timeline, &publisher);
-    let rtp = publisher.video_rtp_at(3 * SECOND);
+    let rtp = publisher.video_rtp_at(3 * SECOND).wire();
     for wall in [i64::MAX, i64::MIN, 1 << 60] {
         assert_eq!(
             timeline.sender_report(Track::Video, rtp, wall),
@@ -752,7 +820,7 @@ fn refuses_wall_times_no_ntp_timestamp_can_give() {
 #[test]
 fn refuses_a_report_before_the_track_has_started() {
     let mut timeline = Timeline::new();
-    timeline.observe(Track::Video, 0, 0).unwrap();
+    timeline.observe(Track::Video, rtp(0), 0).unwrap();
     assert_eq!(
         timeline.sender_report(Track::Audio, 0, 1_750_000_000 * SECOND),
         Err(TimelineError::TrackNotStarted {
@@ -764,7 +832,7 @@ fn refuses_a_report_before_the_track_has_started() {
 #[test]
 fn treats_a_repeated_report_as_unchanged() {
     let mut timeline = Timeline::new();
-    timeline.observe(Track::Video, 0, 0).unwrap();
+    timeline.observe(Track::Video, rtp(0), 0).unwrap();
     let wall = 1_750_000_000 * SECOND;
     assert_eq!(
         timeline.sender_report(Track::Video, 100, wall),
@@ -784,9 +852,9 @@ fn survives_a_storm_of_random_reports_and_keeps_its_sync() {
     let mut prng = Prng(99);
     for n in 0..3_000 {
         let (track, rtp_near) = if prng.next() & 1 == 0 {
-            (Track::Audio, publisher.audio_rtp_at(3 * SECOND))
+            (Track::Audio, publisher.audio_rtp_at(3 * SECOND).wire())
         } else {
-            (Track::Video, publisher.video_rtp_at(3 * SECOND))
+            (Track::Video, publisher.video_rtp_at(3 * SECOND).wire())
         };
         // Thirds: anything at all; RTP near the stream with any NTP-range wall time; both
         // plausible but the wall time 1 to 100 s off.
@@ -819,7 +887,7 @@ fn rebases_without_moving_when_the_senders_wall_clock_steps() {
         let sent = 3 * SECOND + n * 200_000;
         outcomes.push(timeline.sender_report(
             Track::Video,
-            publisher.video_rtp_at(sent),
+            publisher.video_rtp_at(sent).wire(),
             publisher.wall0_us + sent + step,
         ));
     }
@@ -838,42 +906,42 @@ fn rebases_without_moving_when_the_senders_wall_clock_steps() {
 #[test]
 fn ignores_a_frame_with_a_wild_rtp_time() {
     let mut timeline = Timeline::new();
-    timeline.observe(Track::Video, 0, 0).unwrap();
-    timeline.observe(Track::Video, 3_000, 33_333).unwrap();
+    timeline.observe(Track::Video, rtp(0), 0).unwrap();
+    timeline.observe(Track::Video, rtp(3_000), 33_333).unwrap();
     assert!(matches!(
-        timeline.observe(Track::Video, 2_000_000_000, 66_666),
+        timeline.observe(Track::Video, rtp(2_000_000_000), 66_666),
         Err(TimelineError::RtpDiscontinuity {
             track: Track::Video,
             ..
         })
     ));
-    timeline.observe(Track::Video, 9_000, 100_000).unwrap();
-    assert_eq!(timeline.map_us(Track::Video, 9_000), Some(100_000));
+    timeline.observe(Track::Video, rtp(9_000), 100_000).unwrap();
+    assert_eq!(timeline.map_us(Track::Video, rtp(9_000)), Some(100_000));
     assert_eq!(timeline.status().frames_refused, 1);
 }
 
 #[test]
 fn re_anchors_a_track_whose_rtp_clock_restarts_and_carries_on_from_there() {
     let mut timeline = Timeline::new();
-    timeline.observe(Track::Video, 0, 0).unwrap();
-    timeline.observe(Track::Video, 3_000, 33_333).unwrap();
-    let restarted = 1_000_000_000_u32;
+    timeline.observe(Track::Video, rtp(0), 0).unwrap();
+    timeline.observe(Track::Video, rtp(3_000), 33_333).unwrap();
+    let restarted = 1_000_000_000_i64;
     let mut outcomes = Vec::new();
     for n in 0..3 {
         outcomes.push(timeline.observe(
             Track::Video,
-            restarted + n * 3_000,
-            66_666 + i64::from(n) as u64 * 33_333,
+            rtp(restarted + n * 3_000),
+            66_666 + n as u64 * 33_333,
         ));
     }
     assert!(outcomes[0].is_err() && outcomes[1].is_err());
     assert_eq!(outcomes[2], Ok(()));
     assert_eq!(
-        timeline.map_us(Track::Video, restarted + 6_000),
+        timeline.map_us(Track::Video, rtp(restarted + 6_000)),
         Some(133_332)
     );
     assert_eq!(
-        timeline.map_us(Track::Video, restarted + 9_000),
+        timeline.map_us(Track::Video, rtp(restarted + 9_000)),
         Some(166_665)
     );
     assert_eq!(timeline.status().rtp_restarts, 1);
@@ -882,10 +950,16 @@ fn re_anchors_a_track_whose_rtp_clock_restarts_and_carries_on_from_there() {
 #[test]
 fn a_replacement_timeline_continues_where_the_old_one_stopped() {
     let mut timeline = Timeline::new().starting_at(42_000_000);
-    timeline.observe(Track::Audio, 123, 9_000_000).unwrap();
-    timeline.observe(Track::Video, 456, 9_010_000).unwrap();
-    assert_eq!(timeline.map_ms(Track::Audio, 123), Some(42_000));
-    assert_eq!(timeline.map_ms(Track::Video, 456), Some(42_010));
+    timeline.observe(Track::Audio, rtp(123), 9_000_000).unwrap();
+    timeline.observe(Track::Video, rtp(456), 9_010_000).unwrap();
+    assert_eq!(
+        timeline.map_ms(Track::Audio, rtp(123)),
+        Some(Millis::new(42_000))
+    );
+    assert_eq!(
+        timeline.map_ms(Track::Video, rtp(456)),
+        Some(Millis::new(42_010))
+    );
 }
 
 #[test]

@@ -2,8 +2,9 @@
 
 use std::num::NonZeroU32;
 
-use super::rtp_time::{extend_near, ticks_between, ticks_to_us, us_to_ticks};
+use super::rtp_time::{extend_near, ticks_to_us, us_to_ticks};
 use super::slew::{Slew, SlewRate};
+use crate::time::RtpTime;
 
 /// Where a track's RTP clock sits on the local clock, once its first frame has arrived.
 ///
@@ -46,11 +47,11 @@ impl ReportBasis {
     }
 }
 
-/// A run of rejected inputs (RTP time, paired time in µs) that agree with each other: when it
-/// is long enough, the inputs are the new truth rather than noise.
+/// A run of rejected inputs (extended RTP time, paired time in µs) that agree with each
+/// other: when it is long enough, the inputs are the new truth rather than noise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Candidate {
-    rtp: u32,
+    rtp: i64,
     time_us: i64,
     count: u32,
 }
@@ -60,14 +61,14 @@ impl Candidate {
     /// `tolerance_us`, otherwise starts a new run; returns the run's length.
     pub(super) fn push(
         slot: &mut Option<Candidate>,
-        rtp: u32,
+        rtp: i64,
         time_us: i64,
         clock: NonZeroU32,
         tolerance_us: i64,
     ) -> u32 {
         let count = match *slot {
             Some(previous) => {
-                let rtp_span = ticks_to_us(ticks_between(previous.rtp, rtp), clock);
+                let rtp_span = ticks_to_us(rtp.saturating_sub(previous.rtp), clock);
                 let time_span = time_us.saturating_sub(previous.time_us);
                 if rtp_span.abs_diff(time_span) <= tolerance_us.unsigned_abs() {
                     previous.count.saturating_add(1)
@@ -96,8 +97,8 @@ pub(super) enum Observed {
 }
 
 impl Anchor {
-    pub(super) fn new(clock: NonZeroU32, rate: SlewRate, rtp: u32, arrival_us: i64) -> Self {
-        let first_rtp = i64::from(rtp);
+    pub(super) fn new(clock: NonZeroU32, rate: SlewRate, rtp: RtpTime, arrival_us: i64) -> Self {
+        let first_rtp = rtp.ticks();
         Self {
             clock,
             first_rtp,
@@ -117,10 +118,12 @@ impl Anchor {
     }
 
     /// Takes in a frame's RTP time and arrival; `max_jump_us` is how far the RTP time may be
-    /// from the one the arrival predicts before the frame counts as off the clock.
+    /// from the one the arrival predicts before the frame counts as off the clock. A time that
+    /// str0m extended into the wrong 2^32 era (after a pause of hours) is such a jump, and
+    /// three of them re-anchor the track, as any restarted clock does.
     pub(super) fn observe(
         &mut self,
-        rtp: u32,
+        rtp: RtpTime,
         arrival_us: i64,
         max_jump_us: i64,
         run_tolerance_us: i64,
@@ -130,7 +133,7 @@ impl Anchor {
             arrival_us.saturating_sub(newest_arrival),
             self.clock,
         ));
-        let extended = extend_near(predicted, rtp);
+        let extended = rtp.ticks();
         let jump_us = ticks_to_us(extended.saturating_sub(predicted), self.clock);
         if jump_us.abs() <= max_jump_us {
             self.discontinuity = None;
@@ -141,7 +144,7 @@ impl Anchor {
         }
         let run = Candidate::push(
             &mut self.discontinuity,
-            rtp,
+            extended,
             arrival_us,
             self.clock,
             run_tolerance_us,
@@ -152,14 +155,15 @@ impl Anchor {
     /// Starts the track's RTP clock afresh at a frame, keeping the current correction so the
     /// track's placement relative to the other one stays what it was. Reports about the old
     /// clock mean nothing for the new one and are forgotten.
-    pub(super) fn restart(&mut self, rtp: u32, arrival_us: i64) {
+    pub(super) fn restart(&mut self, rtp: RtpTime, arrival_us: i64) {
         let correction = self.current_correction();
         let rate = self.correction.rate();
         *self = Self::new(self.clock, rate, rtp, arrival_us);
         self.correction = Slew::fixed(correction, rate);
     }
 
-    /// The 64-bit RTP time nearest the newest frame with low bits `rtp`.
+    /// The 64-bit RTP time nearest the newest frame with low bits `rtp`: only for sender
+    /// reports, whose 32-bit time str0m extends on a count of wraps of its own.
     pub(super) fn extend(&self, rtp: u32) -> i64 {
         extend_near(self.newest.0, rtp)
     }

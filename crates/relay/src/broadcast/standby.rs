@@ -11,28 +11,24 @@
 //! frame, video at its first sequence header or keyframe (inter frames after the repeated
 //! picture would not decode). Pure: the caller says how much time has passed.
 
-use streamhard_media::flv::{Role, Tag};
+use std::num::NonZeroU32;
+
+use streamhard_media::flv::{FlvTime, Role, Tag};
+use streamhard_media::time::Samples;
 
 /// How often the still picture is repeated.
 pub(crate) const STILL_EVERY_MS: u64 = 500;
-const SAMPLE_RATE: u64 = 48_000;
-const SAMPLES_PER_FRAME: u64 = 1024;
-
-/// A count of audio samples at 48 kHz: standby's audio clock.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-struct Samples(u64);
-
-impl Samples {
-    /// Milliseconds, rounded to the nearest (FLV time is whole milliseconds).
-    fn to_ms(self) -> u64 {
-        (self.0 * 1000 + SAMPLE_RATE / 2) / SAMPLE_RATE
-    }
-}
+/// Standby's audio clock: the silent frame's AAC-LC 48 kHz, 1024 samples a frame.
+const SAMPLE_RATE: NonZeroU32 = match NonZeroU32::new(48_000) {
+    Some(rate) => rate,
+    None => panic!("48 kHz is not zero"),
+};
+const SAMPLES_PER_FRAME: i64 = 1024;
 
 #[derive(Debug)]
 pub(crate) struct Standby {
     /// Broadcast time at which standby started.
-    start: u32,
+    start: FlvTime,
     still: Option<Tag>,
     silence: Tag,
     /// Audio sent so far.
@@ -46,13 +42,13 @@ pub(crate) struct Standby {
 impl Standby {
     /// Standby from broadcast time `start`, repeating `still` (the last keyframe, if any) and
     /// the silent AAC frame `silence`.
-    pub fn new(start: u32, still: Option<Tag>, silence: Tag) -> Self {
+    pub fn new(start: FlvTime, still: Option<Tag>, silence: Tag) -> Self {
         Self {
             start,
             video: still.is_some(),
             still,
             silence,
-            audio_sent: Samples::default(),
+            audio_sent: Samples::ZERO,
             stills_sent: 0,
             audio: true,
         }
@@ -65,7 +61,9 @@ impl Standby {
     /// Appends the tags due by `elapsed_ms` after standby started, in timestamp order.
     pub fn due(&mut self, elapsed_ms: u64, out: &mut Vec<Tag>) {
         loop {
-            let audio_at = self.audio.then(|| self.audio_sent.to_ms());
+            let audio_at = self
+                .audio
+                .then(|| self.audio_sent.to_ms(SAMPLE_RATE).max(0) as u64);
             let video_at = self
                 .video
                 .then(|| self.stills_sent * STILL_EVERY_MS)
@@ -85,7 +83,7 @@ impl Standby {
                 ..template.clone()
             });
             if template.role == Role::Audio {
-                self.audio_sent = Samples(self.audio_sent.0 + SAMPLES_PER_FRAME);
+                self.audio_sent = self.audio_sent.saturating_add(SAMPLES_PER_FRAME);
             } else {
                 self.stills_sent += 1;
             }
@@ -98,42 +96,49 @@ mod tests {
     use super::*;
     use streamhard_media::flv::{TagKind, aac_frame};
 
+    const fn ms(ms: u32) -> FlvTime {
+        FlvTime::from_ms(ms)
+    }
+
     fn still() -> Tag {
         Tag {
             kind: TagKind::Video,
             role: Role::Keyframe,
-            timestamp: 7,
+            timestamp: FlvTime::from_ms(7),
             body: bytes::Bytes::from_static(&[0x17, 1, 0, 0, 0, 9, 9]),
         }
     }
 
     #[test]
     fn silence_back_to_back_and_a_still_twice_a_second_from_the_start_time() {
-        let mut standby = Standby::new(10_000, Some(still()), aac_frame(0, &[1, 2]));
+        let mut standby = Standby::new(ms(10_000), Some(still()), aac_frame(ms(0), &[1, 2]));
         let mut out = Vec::new();
         standby.due(1_000, &mut out);
         let video: Vec<u32> = out
             .iter()
             .filter(|t| t.kind == TagKind::Video)
-            .map(|t| t.timestamp)
+            .map(|t| t.timestamp.ms())
             .collect();
         assert_eq!(video, [10_000, 10_500, 11_000]);
         let audio: Vec<u32> = out
             .iter()
             .filter(|t| t.kind == TagKind::Audio)
-            .map(|t| t.timestamp)
+            .map(|t| t.timestamp.ms())
             .collect();
         // 1024 samples are 21.33 ms: 47 frames start within the first second.
         assert_eq!(audio.len(), 47);
         assert_eq!(&audio[..4], [10_000, 10_021, 10_043, 10_064]);
-        assert!(out.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
+        assert!(
+            out.windows(2)
+                .all(|w| !w[1].timestamp.before(w[0].timestamp))
+        );
         // The still is the publisher's picture, unchanged.
         assert_eq!(out[0].body, still().body);
     }
 
     #[test]
     fn audio_never_drifts_from_its_sample_clock() {
-        let mut standby = Standby::new(0, None, aac_frame(0, &[1]));
+        let mut standby = Standby::new(ms(0), None, aac_frame(ms(0), &[1]));
         let mut out = Vec::new();
         let hour = 3_600_000;
         for ms in (0..=hour).step_by(100) {
@@ -141,12 +146,12 @@ mod tests {
         }
         // 48000 * 3600 / 1024 = 168750 frames start at or before one hour exactly.
         assert_eq!(out.len(), 168_751);
-        assert_eq!(out.last().map(|t| t.timestamp), Some(hour as u32));
+        assert_eq!(out.last().map(|t| t.timestamp), Some(ms(hour as u32)));
     }
 
     #[test]
     fn each_half_stops_when_the_publisher_takes_it_over() {
-        let mut standby = Standby::new(0, Some(still()), aac_frame(0, &[1]));
+        let mut standby = Standby::new(ms(0), Some(still()), aac_frame(ms(0), &[1]));
         standby.audio = false;
         let mut out = Vec::new();
         standby.due(1_000, &mut out);
@@ -160,7 +165,7 @@ mod tests {
 
     #[test]
     fn without_a_picture_yet_only_silence_goes_out() {
-        let mut standby = Standby::new(0, None, aac_frame(0, &[1]));
+        let mut standby = Standby::new(ms(0), None, aac_frame(ms(0), &[1]));
         let mut out = Vec::new();
         standby.due(100, &mut out);
         assert!(!out.is_empty() && out.iter().all(|t| t.kind == TagKind::Audio));

@@ -13,13 +13,13 @@
 //! Time is FLV's 32-bit milliseconds, compared across its wrap (serial arithmetic), so a
 //! broadcast that runs past 49.7 days keeps going.
 
-use streamhard_media::flv::{Role, TagKind, timestamp_before, timestamp_max};
+use streamhard_media::flv::{FlvTime, Role, TagKind};
 
 #[derive(Debug, Default)]
 pub(crate) struct Timeline {
     /// The last timestamp sent, per kind: audio, video, script.
-    last: [Option<u32>; 3],
-    /// Added to the current session's timestamps.
+    last: [Option<FlvTime>; 3],
+    /// Added to the current session's timestamps (modulo 2^32, as FLV time wraps).
     offset: u32,
     /// The next session tag starts a new session (sets `offset`).
     rebase: bool,
@@ -40,7 +40,12 @@ impl Timeline {
     }
 
     /// Where a session's tag goes on the broadcast's timeline, or None to drop it.
-    pub fn place_session(&mut self, kind: TagKind, role: Role, session_ts: u32) -> Option<u32> {
+    pub fn place_session(
+        &mut self,
+        kind: TagKind,
+        role: Role,
+        session_ts: FlvTime,
+    ) -> Option<FlvTime> {
         self.rebase_at(session_ts);
         self.place(kind, role, session_ts.wrapping_add(self.offset))
     }
@@ -49,25 +54,23 @@ impl Timeline {
     /// its video sequence header or keyframe). It is never dropped: if standby's clock ran
     /// ahead of the session's, the session moves forward (all its kinds, so its own A/V sync
     /// holds) until the tag lands just after standby's last one.
-    pub fn place_takeover(&mut self, kind: TagKind, role: Role, session_ts: u32) -> u32 {
+    pub fn place_takeover(&mut self, kind: TagKind, role: Role, session_ts: FlvTime) -> FlvTime {
         self.rebase_at(session_ts);
         let ts = session_ts.wrapping_add(self.offset);
         if let Some(last) = self.last[slot(kind)]
-            && timestamp_before(ts, last)
+            && ts.before(last)
         {
-            self.offset = self.offset.wrapping_add(last.wrapping_sub(ts));
+            self.offset = self.offset.wrapping_add(last.wrapping_since(ts));
         }
         let ts = session_ts.wrapping_add(self.offset);
         self.place(kind, role, ts).unwrap_or(ts)
     }
 
     /// Places a tag already on the broadcast's timeline (standby), or None to drop it.
-    pub fn place(&mut self, kind: TagKind, role: Role, ts: u32) -> Option<u32> {
+    pub fn place(&mut self, kind: TagKind, role: Role, ts: FlvTime) -> Option<FlvTime> {
         let last = &mut self.last[slot(kind)];
         match *last {
-            Some(previous) if timestamp_before(ts, previous) => {
-                (role == Role::Header).then_some(previous)
-            }
+            Some(previous) if ts.before(previous) => (role == Role::Header).then_some(previous),
             _ => {
                 *last = Some(ts);
                 Some(ts)
@@ -77,27 +80,28 @@ impl Timeline {
 
     /// A new session's first tag (at `session_ts` on its clock) goes just after everything
     /// sent: that fixes the session's offset for its life.
-    fn rebase_at(&mut self, session_ts: u32) {
+    fn rebase_at(&mut self, session_ts: FlvTime) {
         if self.rebase {
-            self.offset = self.next().wrapping_sub(session_ts);
+            self.offset = self.next().wrapping_since(session_ts);
             self.rebase = false;
         }
     }
 
     /// Just after the newest timestamp sent; 0 before anything was.
-    pub fn next(&self) -> u32 {
-        self.newest().map_or(0, |newest| newest.wrapping_add(1))
+    pub fn next(&self) -> FlvTime {
+        self.newest()
+            .map_or(FlvTime::ZERO, |newest| newest.wrapping_add(1))
     }
 
     /// The newest media time. Script data (metadata) is left out: it is sent only when the
     /// stream's configuration changes, so its time can be weeks old, and across the 32-bit wrap
     /// a time 2^31 ms old reads as newer than the present.
-    fn newest(&self) -> Option<u32> {
+    fn newest(&self) -> Option<FlvTime> {
         self.last[..2]
             .iter()
             .flatten()
             .copied()
-            .reduce(timestamp_max)
+            .reduce(FlvTime::latest)
     }
 }
 
@@ -105,21 +109,25 @@ impl Timeline {
 mod tests {
     use super::*;
 
+    const fn ms(ms: u32) -> FlvTime {
+        FlvTime::from_ms(ms)
+    }
+
     #[test]
     fn the_first_session_starts_at_zero_and_keeps_its_spacing() {
         let mut t = Timeline::default();
         t.new_session();
         assert_eq!(
-            t.place_session(TagKind::Video, Role::Keyframe, 1_200),
-            Some(0)
+            t.place_session(TagKind::Video, Role::Keyframe, ms(1_200)),
+            Some(ms(0))
         );
         assert_eq!(
-            t.place_session(TagKind::Audio, Role::Audio, 1_210),
-            Some(10)
+            t.place_session(TagKind::Audio, Role::Audio, ms(1_210)),
+            Some(ms(10))
         );
         assert_eq!(
-            t.place_session(TagKind::Video, Role::Inter, 1_233),
-            Some(33)
+            t.place_session(TagKind::Video, Role::Inter, ms(1_233)),
+            Some(ms(33))
         );
     }
 
@@ -127,28 +135,40 @@ mod tests {
     fn a_new_session_continues_after_the_newest_tag_of_any_kind() {
         let mut t = Timeline::default();
         t.new_session();
-        t.place_session(TagKind::Video, Role::Keyframe, 0);
-        t.place_session(TagKind::Audio, Role::Audio, 5_000);
+        t.place_session(TagKind::Video, Role::Keyframe, ms(0));
+        t.place_session(TagKind::Audio, Role::Audio, ms(5_000));
         t.new_session();
         assert_eq!(
-            t.place_session(TagKind::Audio, Role::Audio, 20),
-            Some(5_001)
+            t.place_session(TagKind::Audio, Role::Audio, ms(20)),
+            Some(ms(5_001))
         );
         assert_eq!(
-            t.place_session(TagKind::Video, Role::Keyframe, 40),
-            Some(5_021)
+            t.place_session(TagKind::Video, Role::Keyframe, ms(40)),
+            Some(ms(5_021))
         );
     }
 
     #[test]
     fn media_that_would_go_back_on_its_kind_is_dropped_and_headers_are_moved_up() {
         let mut t = Timeline::default();
-        assert_eq!(t.place(TagKind::Audio, Role::Audio, 1_000), Some(1_000));
-        assert_eq!(t.place(TagKind::Audio, Role::Audio, 990), None);
-        assert_eq!(t.place(TagKind::Audio, Role::Header, 900), Some(1_000));
-        assert_eq!(t.place(TagKind::Audio, Role::Audio, 1_000), Some(1_000));
+        assert_eq!(
+            t.place(TagKind::Audio, Role::Audio, ms(1_000)),
+            Some(ms(1_000))
+        );
+        assert_eq!(t.place(TagKind::Audio, Role::Audio, ms(990)), None);
+        assert_eq!(
+            t.place(TagKind::Audio, Role::Header, ms(900)),
+            Some(ms(1_000))
+        );
+        assert_eq!(
+            t.place(TagKind::Audio, Role::Audio, ms(1_000)),
+            Some(ms(1_000))
+        );
         // Other kinds have their own order.
-        assert_eq!(t.place(TagKind::Video, Role::Keyframe, 980), Some(980));
+        assert_eq!(
+            t.place(TagKind::Video, Role::Keyframe, ms(980)),
+            Some(ms(980))
+        );
     }
 
     #[test]
@@ -156,48 +176,51 @@ mod tests {
         let mut t = Timeline::default();
         // Not behind standby's last picture: placed as it is.
         assert_eq!(
-            t.place(TagKind::Video, Role::Keyframe, 10_000),
-            Some(10_000)
+            t.place(TagKind::Video, Role::Keyframe, ms(10_000)),
+            Some(ms(10_000))
         );
         t.new_session();
         assert_eq!(
-            t.place_session(TagKind::Audio, Role::Audio, 0),
-            Some(10_001)
+            t.place_session(TagKind::Audio, Role::Audio, ms(0)),
+            Some(ms(10_001))
         );
-        assert_eq!(t.place_takeover(TagKind::Video, Role::Keyframe, 20), 10_021);
+        assert_eq!(
+            t.place_takeover(TagKind::Video, Role::Keyframe, ms(20)),
+            ms(10_021)
+        );
         // Behind it: the session moves forward so the keyframe lands right after it.
         let mut t = Timeline::default();
-        t.place(TagKind::Video, Role::Keyframe, 10_000);
-        t.place(TagKind::Audio, Role::Audio, 9_000);
+        t.place(TagKind::Video, Role::Keyframe, ms(10_000));
+        t.place(TagKind::Audio, Role::Audio, ms(9_000));
         t.new_session();
         assert_eq!(
-            t.place_session(TagKind::Audio, Role::Audio, 0),
-            Some(10_001)
+            t.place_session(TagKind::Audio, Role::Audio, ms(0)),
+            Some(ms(10_001))
         );
         // The session's video is 60 ms behind its audio: its keyframe would land at 9_941.
         let behind = 0u32.wrapping_sub(60);
         assert_eq!(
-            t.place_takeover(TagKind::Video, Role::Keyframe, behind),
-            10_000
+            t.place_takeover(TagKind::Video, Role::Keyframe, ms(behind)),
+            ms(10_000)
         );
         // Everything after it follows, audio included (moved forward by the same 59 ms).
         let next = 0u32.wrapping_sub(27);
         assert_eq!(
-            t.place_session(TagKind::Video, Role::Inter, next),
-            Some(10_033)
+            t.place_session(TagKind::Video, Role::Inter, ms(next)),
+            Some(ms(10_033))
         );
         assert_eq!(
-            t.place_session(TagKind::Audio, Role::Audio, 21),
-            Some(10_081)
+            t.place_session(TagKind::Audio, Role::Audio, ms(21)),
+            Some(ms(10_081))
         );
     }
 
     #[test]
     fn stale_metadata_does_not_count_as_the_newest_time() {
         let mut t = Timeline::default();
-        t.place(TagKind::Script, Role::Header, u32::MAX - 5);
-        t.place(TagKind::Audio, Role::Audio, 100);
-        assert_eq!(t.next(), 101);
+        t.place(TagKind::Script, Role::Header, ms(u32::MAX - 5));
+        t.place(TagKind::Audio, Role::Audio, ms(100));
+        assert_eq!(t.next(), ms(101));
     }
 
     #[test]
@@ -205,17 +228,17 @@ mod tests {
         let mut t = Timeline::default();
         t.new_session();
         assert_eq!(
-            t.place_session(TagKind::Audio, Role::Audio, u32::MAX - 20),
-            Some(0)
+            t.place_session(TagKind::Audio, Role::Audio, ms(u32::MAX - 20)),
+            Some(ms(0))
         );
         // A stream already 49.7 days in: the session's own clock wraps.
         let mut t = Timeline::default();
         assert_eq!(
-            t.place(TagKind::Audio, Role::Audio, u32::MAX - 20),
-            Some(u32::MAX - 20)
+            t.place(TagKind::Audio, Role::Audio, ms(u32::MAX - 20)),
+            Some(ms(u32::MAX - 20))
         );
-        assert_eq!(t.place(TagKind::Audio, Role::Audio, 1), Some(1));
-        assert_eq!(t.place(TagKind::Audio, Role::Audio, u32::MAX - 5), None);
-        assert_eq!(t.next(), 2);
+        assert_eq!(t.place(TagKind::Audio, Role::Audio, ms(1)), Some(ms(1)));
+        assert_eq!(t.place(TagKind::Audio, Role::Audio, ms(u32::MAX - 5)), None);
+        assert_eq!(t.next(), ms(2));
     }
 }

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use streamhard_media::flv::{Role, Tag, TagKind, timestamp_before};
+use streamhard_media::flv::{FlvTime, Role, Tag, TagKind};
 use tokio::sync::Notify;
 
 /// The smallest limits honoured, whatever the settings say: a queue must hold a keyframe.
@@ -55,7 +55,7 @@ struct Inner {
     open: bool,
     dropped_frames: u64,
     /// The newest media timestamp offered per kind (audio, video), open or not.
-    last_timestamps: [Option<u32>; 2],
+    last_timestamps: [Option<FlvTime>; 2],
 }
 
 impl Inner {
@@ -222,14 +222,14 @@ impl TagQueue {
     /// at least as new, so no stream sees time go back after its header — the newest time of
     /// any kind would put the audio header after the next audio frame. Compared across the
     /// 32-bit wrap.
-    pub fn header_timestamp(&self) -> u32 {
+    pub fn header_timestamp(&self) -> FlvTime {
         self.lock()
             .last_timestamps
             .iter()
             .flatten()
             .copied()
-            .reduce(|a, b| if timestamp_before(a, b) { a } else { b })
-            .unwrap_or(0)
+            .reduce(FlvTime::earliest)
+            .unwrap_or(FlvTime::ZERO)
     }
 }
 
@@ -242,7 +242,7 @@ mod tests {
         Tag {
             kind,
             role,
-            timestamp: ts,
+            timestamp: FlvTime::from_ms(ts),
             body: Bytes::from(vec![0u8; len]),
         }
     }
@@ -261,7 +261,7 @@ mod tests {
     fn drained(q: &TagQueue) -> Vec<(Role, u32)> {
         let mut out = Vec::new();
         q.pop_batch(usize::MAX, &mut out);
-        out.iter().map(|t| (t.role, t.timestamp)).collect()
+        out.iter().map(|t| (t.role, t.timestamp.ms())).collect()
     }
 
     #[test]
@@ -278,7 +278,7 @@ mod tests {
         assert_eq!(q.dropped_frames(), 1, "the inter frame before the keyframe");
         assert_eq!(
             q.header_timestamp(),
-            40,
+            FlvTime::from_ms(40),
             "the audio is the older of the two"
         );
     }
@@ -383,7 +383,7 @@ mod tests {
         q.pop_batch(usize::MAX, &mut out);
         assert!(out.len() * 100 <= MIN_BYTES, "{} tags queued", out.len());
         assert_eq!(
-            out.last().map(|t| t.timestamp),
+            out.last().map(|t| t.timestamp.ms()),
             Some(4_999),
             "the newest audio is kept"
         );

@@ -14,6 +14,7 @@ use str0m::media::{KeyframeRequestKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use streamhard_media::flv::{Role, Tag, TagKind};
+use streamhard_media::time::RtpTime;
 use streamhard_pipeline::{Pipeline, Track};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -257,7 +258,8 @@ impl Session {
                     .network_time
                     .saturating_duration_since(state.epoch)
                     .as_micros() as u64;
-                let rtp = data.time.numer() as u32;
+                // str0m's extended RTP time, as is: the pipeline never re-extends a 32-bit one.
+                let rtp = RtpTime::from_extended(data.time.numer());
                 let track = if data.params.spec().codec.is_video() {
                     Track::Video
                 } else {
@@ -272,9 +274,10 @@ impl Session {
                             .duration_since(UNIX_EPOCH)
                             .map(|d| d.as_micros() as i64)
                             .unwrap_or(0);
-                        state
-                            .pipeline
-                            .sender_report(track, sr.rtp_time.numer() as u32, ntp_us);
+                        // The report's wire timestamp: str0m extends report times on a count
+                        // of their own, which the timeline does not share (see there).
+                        let wire = RtpTime::from_extended(sr.rtp_time.numer()).wire();
+                        state.pipeline.sender_report(track, wire, ntp_us);
                     }
                 }
                 state.bytes_in += data.data.len() as u64;

@@ -105,7 +105,7 @@ pub struct Player<'a> {
     next: usize,
     loop_offset: u32,
     /// When the first frame was pushed, and its timestamp.
-    origin: Option<(Instant, u32)>,
+    origin: Option<(Instant, streamhard_media::flv::FlvTime)>,
     pub pushed_video: usize,
 }
 
@@ -136,7 +136,7 @@ impl<'a> Player<'a> {
             }
             let tag = self.next_tag();
             let (start, first) = *self.origin.get_or_insert((Instant::now(), tag.timestamp));
-            let due = start + Duration::from_millis(u64::from(tag.timestamp - first));
+            let due = start + Duration::from_millis(u64::from(tag.timestamp.wrapping_since(first)));
             tokio::time::sleep_until(due.min(end)).await;
             if Instant::now() >= end {
                 return destination.status();
@@ -171,7 +171,7 @@ impl<'a> Player<'a> {
             }
             let tag = self.next_tag();
             let (start, first) = *self.origin.get_or_insert((Instant::now(), tag.timestamp));
-            let due = start + Duration::from_millis(u64::from(tag.timestamp - first));
+            let due = start + Duration::from_millis(u64::from(tag.timestamp.wrapping_since(first)));
             tokio::time::sleep_until(due.min(end)).await;
             if Instant::now() >= end {
                 return statuses(destinations);
@@ -189,7 +189,7 @@ impl<'a> Player<'a> {
     fn next_tag(&self) -> Tag {
         let frame = &self.media.frames[self.next];
         Tag {
-            timestamp: frame.timestamp + self.loop_offset,
+            timestamp: frame.timestamp.wrapping_add(self.loop_offset),
             ..frame.clone()
         }
     }
