@@ -24,6 +24,9 @@ const RATE: NonZeroU32 = match NonZeroU32::new(SAMPLE_RATE) {
     None => panic!("the AAC sample rate is not zero"),
 };
 const FRAME: Samples = Samples::new(SAMPLES_PER_FRAME as i64);
+// The transcoder is fed extended Opus RTP time as its sample clock: that holds only because
+// Opus RTP time counts 48 kHz samples, the AAC rate. Checked once, at compile time.
+const _: () = assert!(AUDIO_CLOCK_HZ.get() == RATE.get());
 
 /// A place on the timeline: a frame's mapped time plus the samples sent since. Silence sent
 /// back to back is timed by its sample count, so it never drifts: 1024 samples are 21.33 ms,
@@ -108,7 +111,6 @@ impl AudioPath {
         opus: &[u8],
         out: &mut Vec<Tag>,
     ) {
-        debug_assert_eq!(AUDIO_CLOCK_HZ, RATE, "Opus RTP time counts 48 kHz samples");
         self.last_opus_us = Some(arrival_us);
         let transcoder = match &mut self.transcoder {
             Some(t) => t,
