@@ -138,6 +138,13 @@ impl AudioPath {
         }
     }
 
+    /// Audio starts at `at` (the first video frame) unless it already has a place: silence
+    /// for a publisher without audio then starts with the picture, not at the next tick.
+    pub fn start_at(&mut self, at: Millis) {
+        self.next
+            .get_or_insert(Cursor::at(at.get().saturating_mul(1000)));
+    }
+
     /// Sends silence up to `until` when no Opus has arrived for [`SILENCE_AFTER_US`].
     pub fn fill_silence(&mut self, until: Millis, now_us: u64, out: &mut Vec<Tag>) {
         if self

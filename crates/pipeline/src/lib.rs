@@ -104,9 +104,12 @@ impl Pipeline {
         self.video.push(ts, rtp, annexb, out);
         if out.len() > before {
             // The AAC header goes out with the first video so destinations have both headers
-            // before media; silence fills audio up to the video when the publisher sends none.
+            // before media. Silence for missing audio is left to [`Self::tick`]: it is the
+            // clock's, not the publisher's, and the caller must be able to tell them apart
+            // (after an outage, silence filling the hole up to the first video frame is not
+            // the publisher's audio coming back).
             self.audio.ensure_header(ts.flv(), out);
-            self.audio.fill_silence(ts, arrival_us, out);
+            self.audio.start_at(ts);
         }
     }
 
@@ -131,7 +134,8 @@ impl Pipeline {
     }
 
     /// Periodic call (every ~100 ms) with the caller's clock, so the audio track stays
-    /// continuous even when no packet arrives.
+    /// continuous even when no packet arrives. The only source of silence: every tag it emits
+    /// is made by the clock, none comes from the publisher's packets.
     pub fn tick(&mut self, now_us: u64, out: &mut Vec<Tag>) {
         if let Some(video_ts) = self.video.last_timestamp() {
             self.audio.fill_silence(video_ts, now_us, out);

@@ -103,6 +103,8 @@ fn run(media: &TestMedia, with_audio: bool, video_delay_us: u64, audio_delay_us:
             } => pipeline.sender_report(*track, *rtp, *wall_us),
         }
     }
+    // The session's clock ticks on after the last packet (silence follows the last video).
+    pipeline.tick(next_tick, &mut tags);
     let mut file = flv::FLV_HEADER.to_vec();
     for tag in &tags {
         flv::write_tag(tag, &mut file).expect("tag fits FLV");
@@ -250,5 +252,91 @@ fn parameter_sets_from_the_signalling_stand_in_for_missing_in_band_ones() {
         tags.len(),
         1 + stripped.len(),
         "every access unit became a frame"
+    );
+}
+
+/// After an outage of both tracks (a dead network, then an ICE restart on the same session),
+/// the publisher's first video frame back brings its video only. The silence that fills the
+/// hole in audio comes from the clock's tick: the relay must tell the two apart, since
+/// standby already covered the outage and only the publisher's own media may take over from
+/// it (treating that silence as the publisher's audio moved the whole stream forward by the
+/// outage).
+#[test]
+fn silence_for_an_audio_hole_comes_from_the_clock_never_from_a_video_frame() {
+    use streamhard_media::flv::TagKind;
+    const OUTAGE_FROM_US: u64 = 2_000_000;
+    const OUTAGE_TO_US: u64 = 6_000_000;
+    let media = fixture();
+    let capture_us = |pts_90k: u64| pts_90k * 1_000_000 / 90_000;
+    let mut pipeline = Pipeline::new(PipelineSettings::default()).expect("pipeline");
+    let mut tags = Vec::new();
+    // Both tracks until the outage, ticking every 100 ms as the session does.
+    let mut events: Vec<(u64, Option<usize>, Option<usize>)> = Vec::new();
+    for (i, au) in media.video.iter().enumerate() {
+        events.push((capture_us(au.pts_90k), Some(i), None));
+    }
+    for (i, p) in media.audio.iter().enumerate() {
+        events.push((p.sample_pos * 1_000_000 / 48_000, None, Some(i)));
+    }
+    events.sort_by_key(|(at, _, _)| *at);
+    let mut next_tick = 0u64;
+    for &(at, video, audio) in events.iter().filter(|(at, _, _)| *at < OUTAGE_FROM_US) {
+        while next_tick <= at {
+            pipeline.tick(next_tick, &mut tags);
+            next_tick += 100_000;
+        }
+        if let Some(i) = video {
+            let au = &media.video[i];
+            pipeline.push_video(
+                RtpTime::from_ticks(au.pts_90k as i64),
+                at,
+                &au.data,
+                &mut tags,
+            );
+        }
+        if let Some(i) = audio {
+            let p = &media.audio[i];
+            pipeline.push_audio(
+                RtpTime::from_ticks(p.sample_pos as i64),
+                at,
+                &p.data,
+                &mut tags,
+            );
+        }
+    }
+    assert!(
+        tags.iter().any(|t| t.kind == TagKind::Audio),
+        "audio before the outage"
+    );
+
+    // The network is back: the first video frame arrives before any audio.
+    let au = media
+        .video
+        .iter()
+        .find(|au| capture_us(au.pts_90k) >= OUTAGE_TO_US)
+        .expect("the fixture runs past the outage");
+    let at = capture_us(au.pts_90k);
+    let before = tags.len();
+    pipeline.push_video(
+        RtpTime::from_ticks(au.pts_90k as i64),
+        at,
+        &au.data,
+        &mut tags,
+    );
+    let from_frame: Vec<_> = tags[before..].iter().map(|t| (t.kind, t.role)).collect();
+    assert!(
+        from_frame.iter().all(|(kind, _)| *kind == TagKind::Video),
+        "a video frame brought {from_frame:?}"
+    );
+    let before = tags.len();
+    pipeline.tick(at, &mut tags);
+    let silence = tags[before..]
+        .iter()
+        .filter(|t| t.kind == TagKind::Audio)
+        .count();
+    // The clock fills the 4 s hole (187 AAC frames of 21.3 ms), up to the video.
+    assert!(
+        silence >= 180,
+        "the tick filled {silence} frames of the hole"
     );
 }

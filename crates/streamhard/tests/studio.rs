@@ -558,9 +558,12 @@ async fn the_studio_reconnects_by_itself_on_the_same_broadcast_when_the_path_bre
          ms, {recent:.1} fps over its last 2 s",
         end / 1000.0
     );
-    // Not asserted yet: on this ICE-restart path the recording still has a hole as long as
-    // the outage (10.4 s video, 10.1 s audio in one run), although standby started; the new
-    // WHIP session path has none (publisher_grace.rs asserts it). Printed until it is fixed.
+    // Standby's still (2 a second) and silence bridged the outage on the platform's
+    // timeline, and the studio's media took over right after them.
+    assert!(
+        video_gap <= 1_000.0 && audio_gap <= 1_000.0,
+        "a hole in what the platform recorded: video {video_gap} ms, audio {audio_gap} ms"
+    );
     // Standby's still is 2 fps; the studio's own picture is far above it.
     assert!(
         recent >= 8.0,

@@ -355,6 +355,12 @@ impl Broadcast {
                 Standby::new(start, still, self.standby.silence.clone()),
             ));
             output.resumed_at = None;
+            // When the publisher comes back — a new session, or this one after an ICE
+            // restart or a stall — its media continues right after standby's, not where its
+            // own clock puts it: that clock ran on through the outage while standby, which
+            // started only once the loss was noticed, covered less, so keeping the old offset
+            // would leave a hole as long as the detection took.
+            output.timeline.new_session();
             // A publisher still there (a stall, not a loss) answers with a fresh keyframe.
             self.keyframe.request();
         }
@@ -505,4 +511,80 @@ fn read_lock<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 }
 fn write_lock<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use streamhard_media::flv::{FlvTime, aac_frame, avc_frame};
+
+    fn broadcast() -> (Arc<Broadcast>, SessionId) {
+        let standby = StandbySettings {
+            grace: Duration::from_secs(30),
+            silence: aac_frame(FlvTime::ZERO, &[0x21, 0]),
+        };
+        let broadcast = Broadcast::new(
+            BroadcastId::random(),
+            DestinationSettings::default(),
+            standby,
+        );
+        let session = SessionId::random();
+        let (control, _) = tokio::sync::mpsc::channel(1);
+        broadcast.replace_ingest(IngestSlot {
+            session: session.clone(),
+            cancel: CancellationToken::new(),
+            control,
+        });
+        (broadcast, session)
+    }
+
+    fn audio(ms: u32) -> Tag {
+        aac_frame(FlvTime::from_ms(ms), &[1, 2, 3])
+    }
+
+    /// The same session back after an outage (an ICE restart): its clock ran on through the
+    /// outage, but standby started only once the loss was noticed, so it covered less. The
+    /// session's media continues right after standby's instead of leaving that difference as
+    /// a hole. (The watchdog task never runs here: the test does not yield.)
+    #[tokio::test]
+    async fn the_session_back_from_standby_continues_right_after_it() {
+        let (broadcast, session) = broadcast();
+        let t0 = Instant::now();
+        let keyframe = avc_frame(FlvTime::from_ms(0), true, 0, &[0, 0, 0, 1, 0x65]);
+        broadcast.publish(&session, keyframe, None, Origin::Packets);
+        for ms in (0..=1_000).step_by(20) {
+            broadcast.publish(&session, audio(ms), None, Origin::Packets);
+        }
+        broadcast.media_arrived(&session, t0);
+        // The loss is noticed 0.7 s after the last media; standby runs for 10 s.
+        let noticed = t0 + Duration::from_millis(700);
+        assert!(broadcast.watch(noticed));
+        assert!(broadcast.watch(noticed + Duration::from_secs(10)));
+        let after_standby = lock(&broadcast.output).timeline.next();
+        assert!(
+            after_standby.wrapping_since(FlvTime::from_ms(1_000)) >= 9_900,
+            "standby sent its 10 s: next is {after_standby:?}"
+        );
+        // The session's first audio back is 10.7 s after its last on its own clock.
+        broadcast.media_arrived(&session, noticed + Duration::from_secs(10));
+        broadcast.publish(&session, audio(11_700), None, Origin::Packets);
+        let landed = lock(&broadcast.output).timeline.next();
+        assert_eq!(
+            landed,
+            after_standby.wrapping_add(1),
+            "the session's audio went out right after standby's"
+        );
+        // Silence the session's clock made for the hole is not the publisher coming back.
+        let (broadcast, session) = self::broadcast();
+        broadcast.publish(&session, audio(0), None, Origin::Packets);
+        broadcast.media_arrived(&session, t0);
+        assert!(broadcast.watch(noticed));
+        let before = lock(&broadcast.output).timeline.next();
+        broadcast.publish(&session, audio(500), None, Origin::Clock);
+        assert_eq!(lock(&broadcast.output).timeline.next(), before);
+        assert!(
+            lock(&broadcast.output).standby.is_some(),
+            "standby still on air"
+        );
+    }
 }

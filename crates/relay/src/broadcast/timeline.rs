@@ -34,7 +34,9 @@ fn slot(kind: TagKind) -> usize {
 }
 
 impl Timeline {
-    /// A new ingest session will publish: its first tag goes just after everything sent.
+    /// A new ingest session will publish, or standby went on air and the session will come
+    /// back from it: the session's next tag placed goes just after everything sent, which sets
+    /// its offset anew.
     pub fn new_session(&mut self) {
         self.rebase = true;
     }
