@@ -115,3 +115,29 @@ test('scene saves go one at a time and the newest is always the last one sent', 
   await done;
   assert.deepEqual(sent, [1, 3]);
 });
+
+test('a request the server never answers fails in words after its timeout; a caller\'s abort stays an abort', async () => {
+  const { request, ApiError } = await import('../studio/js/api.js');
+  const realFetch = globalThis.fetch;
+  // A connection that never answers: the promise settles only when the request is aborted.
+  globalThis.fetch = (_path, init) => new Promise((_resolve, reject) => {
+    init.signal.addEventListener('abort', () => reject(init.signal.reason));
+  });
+  // Node's AbortSignal.timeout does not keep the process alive on its own (browsers' do).
+  const keepAlive = setTimeout(() => {}, 5_000);
+  try {
+    await assert.rejects(request('GET', '/api/instance', { timeoutMs: 20 }), (error) => {
+      assert.ok(error instanceof ApiError);
+      assert.equal(error.code, 'timeout');
+      assert.match(error.message, /did not answer in time/);
+      return true;
+    });
+    const caller = new AbortController();
+    const pending = request('GET', '/api/broadcasts', { signal: caller.signal, timeoutMs: 60_000 });
+    caller.abort();
+    await assert.rejects(pending, (error) => error.name === 'AbortError');
+  } finally {
+    clearTimeout(keepAlive);
+    globalThis.fetch = realFetch;
+  }
+});

@@ -14,8 +14,30 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, { json, body, headers = {}, signal } = {}) {
-  const init = { method, headers: { ...headers }, credentials: 'same-origin', signal };
+/**
+ * How long a request may take before the page gives up on it. Our own server answers in
+ * milliseconds; a request still open after this is on a dead connection, and waiting on it
+ * forever would leave a page blank or a button busy with nothing said. Uploads are the slowest
+ * (a 2 MiB logo on a 1 Mbit/s uplink takes ~17 s).
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * `signal` aborted by the caller, or by the timeout: whichever comes first. Without
+ * AbortSignal.any (browsers before 2023), a caller's own signal is kept and no timeout is added.
+ */
+function withTimeout(signal, timeoutMs) {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  if (!signal) return timeout;
+  return typeof AbortSignal.any === 'function' ? AbortSignal.any([signal, timeout]) : signal;
+}
+
+export async function request(method, path, {
+  json, body, headers = {}, signal, timeoutMs = REQUEST_TIMEOUT_MS,
+} = {}) {
+  const init = {
+    method, headers: { ...headers }, credentials: 'same-origin', signal: withTimeout(signal, timeoutMs),
+  };
   if (json !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(json);
@@ -26,6 +48,9 @@ async function request(method, path, { json, body, headers = {}, signal } = {}) 
   try {
     response = await fetch(path, init);
   } catch (error) {
+    if (error.name === 'TimeoutError') {
+      throw new ApiError(0, 'timeout', 'The server did not answer in time. Check your connection and try again.');
+    }
     if (error.name === 'AbortError') throw error;
     throw new ApiError(0, 'unreachable', 'The server cannot be reached. Check your connection.');
   }

@@ -316,8 +316,10 @@ impl Page {
                     .map(|node| node.name)
                     .collect();
                 bail!(
-                    "no {role} named {name:?} within {:?}; the page's {role}s are named {present:?}",
-                    self.timeout
+                    "no {role} named {name:?} within {:?}; the page's {role}s are named \
+                     {present:?}; {}",
+                    self.timeout,
+                    self.describe().await
                 );
             }
             tokio::time::sleep(POLL_INTERVAL).await;
