@@ -141,3 +141,14 @@ test('a request the server never answers fails in words after its timeout; a cal
     globalThis.fetch = realFetch;
   }
 });
+
+test('a camera silent for 3 s is reopened, at most once every 10 s', async () => {
+  const { cameraStalled, STALL_MS, REOPEN_EVERY_MS } = await import('../studio/js/studio/camera_watch.js');
+  assert.equal(cameraStalled({ ageMs: 40, sinceReopenMs: Infinity }), false);
+  assert.equal(cameraStalled({ ageMs: STALL_MS - 1, sinceReopenMs: Infinity }), false);
+  assert.equal(cameraStalled({ ageMs: STALL_MS, sinceReopenMs: Infinity }), true);
+  assert.equal(cameraStalled({ ageMs: 60_000, sinceReopenMs: REOPEN_EVERY_MS - 1 }), false);
+  assert.equal(cameraStalled({ ageMs: 60_000, sinceReopenMs: REOPEN_EVERY_MS }), true);
+  // No camera in the compositor (none chosen, or not attached yet): nothing to reopen.
+  assert.equal(cameraStalled({ ageMs: undefined, sinceReopenMs: Infinity }), false);
+});

@@ -108,7 +108,10 @@ export class Compositor {
     this.worker.postMessage({ type: 'logo', bitmap }, [bitmap]);
   }
 
-  /** The worker's counters: frames drawn, skipped (late) and dropped (encoder behind). */
+  /**
+   * The worker's counters: frames drawn, skipped (late) and dropped (encoder behind), and
+   * `ages`: per source, milliseconds since its newest frame.
+   */
   stats() {
     return new Promise((resolve) => {
       const onMessage = (event) => {

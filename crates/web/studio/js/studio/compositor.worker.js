@@ -48,7 +48,7 @@ self.onmessage = (event) => {
       logo?.close?.();
       logo = message.bitmap ?? null;
       break;
-    case 'stats': self.postMessage({ type: 'stats', ...counters }); break;
+    case 'stats': self.postMessage({ type: 'stats', ...counters, ages: sourceAges() }); break;
     case 'stop': stop(); break;
     default: break;
   }
@@ -70,7 +70,9 @@ function init({ width, height, frameRate, writable, offscreen, bitmaps }) {
 
 function addSource(id, readable) {
   removeSource(id);
-  const entry = { frame: null, reader: null };
+  // `lastFrameAt`: when the newest frame arrived (or the source was attached), so the page can
+  // tell a stalled camera from a working one (camera_watch.js).
+  const entry = { frame: null, reader: null, lastFrameAt: performance.now() };
   sources.set(id, entry);
   if (!readable) return; // frames will come as bitmaps
   entry.reader = readable.getReader();
@@ -92,8 +94,15 @@ function addSource(id, readable) {
       }
       entry.frame?.close();
       entry.frame = result.value;
+      entry.lastFrameAt = performance.now();
     }
   })();
+}
+
+/** Per source, milliseconds since its newest frame (or since it was attached). */
+function sourceAges() {
+  const now = performance.now();
+  return Object.fromEntries([...sources].map(([id, entry]) => [id, now - entry.lastFrameAt]));
 }
 
 function removeSource(id) {
@@ -113,6 +122,7 @@ function takeBitmaps(frames) {
     }
     entry.frame?.close();
     entry.frame = bitmap;
+    entry.lastFrameAt = performance.now();
   }
 }
 

@@ -12,6 +12,7 @@ import { isSlate } from './scenes.js';
 import { normalizeScene } from './scene_settings.js';
 import { api } from '../api.js';
 import { runPreflight, goLive, stopLive, sampleStats, createObsBroadcast } from './live.js';
+import { cameraStalled } from './camera_watch.js';
 
 export class Studio {
   constructor() {
@@ -37,6 +38,8 @@ export class Studio {
     this.levels = createStore({});
     /** The latest device request per source: an older open that resolves late is discarded. */
     this.requests = { camera: 0, microphone: 0 };
+    /** When the camera was last reopened because it stalled (camera_watch.js). */
+    this.cameraReopenedAt = -Infinity;
     this.disposed = false;
     /** Counts Go live attempts; Stop moves it on, so an attempt in flight knows it was cancelled. */
     this.liveAttempt = 0;
@@ -79,6 +82,7 @@ export class Studio {
     this.#listen(navigator.mediaDevices, 'devicechange', () => this.refreshDevices());
     this.every(100, () => this.levels.set({ microphone: -60, screen: -60, ...this.mixer.readLevels() }));
     this.every(1000, () => sampleStats(this));
+    this.every(1000, () => this.#watchCamera());
     // Browsers may start the audio context suspended until the page is used.
     const resume = () => this.mixer.resume();
     for (const type of ['pointerdown', 'keydown']) this.#listen(document, type, resume);
@@ -127,6 +131,22 @@ export class Studio {
     } catch (error) {
       this.setError('camera', explainMediaError(error, 'camera'));
     }
+  }
+
+  /** Reopens the camera if it stopped delivering frames (see camera_watch.js). */
+  async #watchCamera() {
+    const track = this.tracks.camera;
+    if (!track || !this.compositor) return;
+    // Without insertable streams the page posts the camera's frames itself, and a hidden
+    // page may post them slowly: that is not the camera stalling.
+    if (this.compositor.mode === 'canvas' && document.hidden) return;
+    const { ages } = await this.compositor.stats();
+    if (track !== this.tracks.camera || this.disposed) return;
+    const now = performance.now();
+    if (!cameraStalled({ ageMs: ages?.camera, sinceReopenMs: now - this.cameraReopenedAt })) return;
+    this.cameraReopenedAt = now;
+    console.warn(`camera: no frame for ${Math.round(ages.camera)} ms; reopening it`);
+    await this.selectCamera(this.state.cameraId);
   }
 
   async selectMicrophone(deviceId) {
