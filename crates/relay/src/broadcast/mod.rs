@@ -142,6 +142,12 @@ pub struct Broadcast {
     abandoned: CancellationToken,
 }
 
+/// When the session that went away comes back, its media within this much of the last sent
+/// before standby is from before the outage (a frame its AAC encoder still held, a late
+/// packet): standby already covered that time. Media captured after the outage is at least
+/// [`presence::LOST_AFTER`] later, since standby starts only after that long without media.
+const STALE_WITHIN_MS: u32 = (presence::LOST_AFTER.as_millis() / 2) as u32;
+
 /// Media back for this long and a standby half still not taken over (a publisher that now
 /// sends no video, say): standby ends anyway.
 const STANDBY_HANDOVER: Duration = Duration::from_secs(3);
@@ -231,15 +237,13 @@ impl Broadcast {
             return;
         }
         let mut takeover = false;
-        if let Some((_, standby)) = &mut output.standby {
-            let half = match tag.kind {
-                TagKind::Audio => Some(&mut standby.audio),
-                TagKind::Video => Some(&mut standby.video),
-                TagKind::Script => None,
+        if let Some((_, standby)) = &output.standby {
+            let half_on = match tag.kind {
+                TagKind::Audio => standby.audio,
+                TagKind::Video => standby.video,
+                TagKind::Script => false,
             };
-            if let Some(half) = half
-                && *half
-            {
+            if half_on {
                 // The publisher's own stream takes the half over: audio at its first frame,
                 // video at its sequence header or keyframe (frames between would not decode
                 // after standby's picture).
@@ -251,8 +255,33 @@ impl Broadcast {
                 if !takes_over {
                     return;
                 }
-                *half = false;
                 takeover = true;
+            }
+        }
+        if !takeover && output.video_needs_keyframe && tag.kind == TagKind::Video {
+            if tag.role == Role::Inter {
+                return;
+            }
+            output.video_needs_keyframe = false;
+        }
+        let timestamp = if takeover {
+            output
+                .timeline
+                .place_takeover(tag.kind, tag.role, tag.timestamp)
+        } else {
+            output
+                .timeline
+                .place_session(tag.kind, tag.role, tag.timestamp)
+        };
+        let Some(timestamp) = timestamp else {
+            // A takeover refused (media from before the outage): standby stays on air.
+            return;
+        };
+        if takeover && let Some((_, standby)) = &mut output.standby {
+            match tag.kind {
+                TagKind::Audio => standby.audio = false,
+                TagKind::Video => standby.video = false,
+                TagKind::Script => {}
             }
             if standby.finished() {
                 output.standby = None;
@@ -260,27 +289,6 @@ impl Broadcast {
                 tracing::info!(broadcast = %self.id, "the publisher is back: standby ended");
             }
         }
-        if output.video_needs_keyframe && tag.kind == TagKind::Video {
-            if tag.role == Role::Inter {
-                return;
-            }
-            output.video_needs_keyframe = false;
-        }
-        let timestamp = if takeover {
-            // Never dropped: the stream after it would not decode.
-            Some(
-                output
-                    .timeline
-                    .place_takeover(tag.kind, tag.role, tag.timestamp),
-            )
-        } else {
-            output
-                .timeline
-                .place_session(tag.kind, tag.role, tag.timestamp)
-        };
-        let Some(timestamp) = timestamp else {
-            return;
-        };
         let tag = Tag { timestamp, ..tag };
         match (tag.kind, tag.role) {
             // New parameter sets: the old picture would not decode under them.
@@ -355,12 +363,9 @@ impl Broadcast {
                 Standby::new(start, still, self.standby.silence.clone()),
             ));
             output.resumed_at = None;
-            // When the publisher comes back — a new session, or this one after an ICE
-            // restart or a stall — its media continues right after standby's, not where its
-            // own clock puts it: that clock ran on through the outage while standby, which
-            // started only once the loss was noticed, covered less, so keeping the old offset
-            // would leave a hole as long as the detection took.
-            output.timeline.new_session();
+            // If this session comes back (an ICE restart, a stall), its media continues right
+            // after standby's, and what it still held from before the outage is dropped.
+            output.timeline.standby_started(STALE_WITHIN_MS);
             // A publisher still there (a stall, not a loss) answers with a fresh keyframe.
             self.keyframe.request();
         }
@@ -565,8 +570,18 @@ mod tests {
             after_standby.wrapping_since(FlvTime::from_ms(1_000)) >= 9_900,
             "standby sent its 10 s: next is {after_standby:?}"
         );
-        // The session's first audio back is 10.7 s after its last on its own clock.
+        // An AAC frame the encoder still held from before the outage is not the publisher
+        // back: refused, standby stays on air.
         broadcast.media_arrived(&session, noticed + Duration::from_secs(10));
+        broadcast.publish(&session, audio(1_020), None, Origin::Packets);
+        assert_eq!(lock(&broadcast.output).timeline.next(), after_standby);
+        assert!(
+            lock(&broadcast.output)
+                .standby
+                .as_ref()
+                .is_some_and(|(_, s)| s.audio)
+        );
+        // The session's first fresh audio is 10.7 s after its last on its own clock.
         broadcast.publish(&session, audio(11_700), None, Origin::Packets);
         let landed = lock(&broadcast.output).timeline.next();
         assert_eq!(

@@ -23,6 +23,19 @@ pub(crate) struct Timeline {
     offset: u32,
     /// The next session tag starts a new session (sets `offset`).
     rebase: bool,
+    /// Standby is (or was last) on air for the current session: how it may come back.
+    resume: Option<Resume>,
+}
+
+/// The current session coming back from standby (see [`Timeline::standby_started`]).
+#[derive(Debug)]
+struct Resume {
+    /// The session's offset before standby, on which "before the outage" is judged.
+    offset: u32,
+    /// Takeovers placed before this on that offset are from before the outage.
+    fresh_from: FlvTime,
+    /// The first takeover has moved the session to right after standby.
+    rebased: bool,
 }
 
 fn slot(kind: TagKind) -> usize {
@@ -34,11 +47,26 @@ fn slot(kind: TagKind) -> usize {
 }
 
 impl Timeline {
-    /// A new ingest session will publish, or standby went on air and the session will come
-    /// back from it: the session's next tag placed goes just after everything sent, which sets
-    /// its offset anew.
+    /// A new ingest session will publish: its first tag goes just after everything sent.
     pub fn new_session(&mut self) {
         self.rebase = true;
+        self.resume = None;
+    }
+
+    /// Standby went on air. If the current session comes back (an ICE restart, a stall), its
+    /// clock ran on through the outage while standby, which started only once the loss was
+    /// noticed, covered less: so its first takeover moves the session back to land right
+    /// after everything sent, instead of leaving a hole as long as the detection took. And a
+    /// takeover within `stale_within_ms` of the last tag sent before standby (on the
+    /// session's old offset) is media from before the outage: refused, or it would put the
+    /// session a whole outage ahead.
+    pub fn standby_started(&mut self, stale_within_ms: u32) {
+        // A session that has not placed anything yet rebases on its first tag anyway.
+        self.resume = (!self.rebase).then(|| Resume {
+            offset: self.offset,
+            fresh_from: self.next().wrapping_add(stale_within_ms),
+            rebased: false,
+        });
     }
 
     /// Where a session's tag goes on the broadcast's timeline, or None to drop it.
@@ -53,11 +81,29 @@ impl Timeline {
     }
 
     /// Places the session's tag that takes a kind over from standby (its first audio frame,
-    /// its video sequence header or keyframe). It is never dropped: if standby's clock ran
-    /// ahead of the session's, the session moves forward (all its kinds, so its own A/V sync
-    /// holds) until the tag lands just after standby's last one.
-    pub fn place_takeover(&mut self, kind: TagKind, role: Role, session_ts: FlvTime) -> FlvTime {
+    /// its video sequence header or keyframe), or None for media from before the outage (see
+    /// [`Self::standby_started`]). Otherwise it is never dropped: if standby's clock ran ahead
+    /// of the session's, the session moves forward (all its kinds, so its own A/V sync holds)
+    /// until the tag lands just after standby's last one.
+    pub fn place_takeover(
+        &mut self,
+        kind: TagKind,
+        role: Role,
+        session_ts: FlvTime,
+    ) -> Option<FlvTime> {
         self.rebase_at(session_ts);
+        if let Some(resume) = &mut self.resume {
+            if session_ts
+                .wrapping_add(resume.offset)
+                .before(resume.fresh_from)
+            {
+                return None;
+            }
+            if !resume.rebased {
+                resume.rebased = true;
+                self.offset = self.next().wrapping_since(session_ts);
+            }
+        }
         let ts = session_ts.wrapping_add(self.offset);
         if let Some(last) = self.last[slot(kind)]
             && ts.before(last)
@@ -65,7 +111,7 @@ impl Timeline {
             self.offset = self.offset.wrapping_add(last.wrapping_since(ts));
         }
         let ts = session_ts.wrapping_add(self.offset);
-        self.place(kind, role, ts).unwrap_or(ts)
+        Some(self.place(kind, role, ts).unwrap_or(ts))
     }
 
     /// Places a tag already on the broadcast's timeline (standby), or None to drop it.
@@ -188,7 +234,7 @@ mod tests {
         );
         assert_eq!(
             t.place_takeover(TagKind::Video, Role::Keyframe, ms(20)),
-            ms(10_021)
+            Some(ms(10_021))
         );
         // Behind it: the session moves forward so the keyframe lands right after it.
         let mut t = Timeline::default();
@@ -203,7 +249,7 @@ mod tests {
         let behind = 0u32.wrapping_sub(60);
         assert_eq!(
             t.place_takeover(TagKind::Video, Role::Keyframe, ms(behind)),
-            ms(10_000)
+            Some(ms(10_000))
         );
         // Everything after it follows, audio included (moved forward by the same 59 ms).
         let next = 0u32.wrapping_sub(27);
@@ -214,6 +260,45 @@ mod tests {
         assert_eq!(
             t.place_session(TagKind::Audio, Role::Audio, ms(21)),
             Some(ms(10_081))
+        );
+    }
+
+    #[test]
+    fn the_same_session_back_from_standby_continues_right_after_it_and_its_old_media_is_refused() {
+        let mut t = Timeline::default();
+        t.new_session();
+        t.place_session(TagKind::Video, Role::Keyframe, ms(0));
+        t.place_session(TagKind::Audio, Role::Audio, ms(1_000));
+        t.standby_started(300);
+        // Standby covers 10 s of the outage.
+        t.place(TagKind::Audio, Role::Audio, ms(11_000));
+        t.place(TagKind::Video, Role::Keyframe, ms(10_501));
+        // A frame the encoder held from before the outage: refused, standby stays on air.
+        assert_eq!(
+            t.place_takeover(TagKind::Audio, Role::Audio, ms(1_021)),
+            None
+        );
+        // The session's clock ran 10.7 s through the outage: its media continues right after
+        // standby's, not 0.7 s later.
+        assert_eq!(
+            t.place_takeover(TagKind::Audio, Role::Audio, ms(11_700)),
+            Some(ms(11_001))
+        );
+        assert_eq!(
+            t.place_session(TagKind::Audio, Role::Audio, ms(11_721)),
+            Some(ms(11_022))
+        );
+        // Video follows on the same offset, in sync with the audio.
+        assert_eq!(
+            t.place_takeover(TagKind::Video, Role::Keyframe, ms(11_740)),
+            Some(ms(11_041))
+        );
+        // A new session has a clock of its own: nothing of it is judged on the old offset.
+        t.standby_started(300);
+        t.new_session();
+        assert_eq!(
+            t.place_takeover(TagKind::Audio, Role::Audio, ms(5)),
+            Some(ms(11_042))
         );
     }
 
