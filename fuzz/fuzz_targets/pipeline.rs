@@ -91,7 +91,10 @@ fuzz_target!(|data: &[u8]| {
             }
             1 => {
                 audio_rtp = (audio_rtp + i64::from(step) * 48).max(0);
-                pipeline.push_audio(RtpTime::from_ticks(audio_rtp), now_us, payload, &mut out);
+                let before = out.len();
+                let clock_made =
+                    pipeline.push_audio(RtpTime::from_ticks(audio_rtp), now_us, payload, &mut out);
+                assert!(clock_made <= out.len() - before, "more clock-made tags than appended");
             }
             2 => {
                 let mut ntp = [0u8; 8];

@@ -103,6 +103,11 @@ impl AudioPath {
 
     /// One Opus packet at extended RTP time `rtp`: the transcoder's clock is the Opus RTP
     /// clock itself (48 kHz), so each AAC frame's time maps straight onto the timeline.
+    ///
+    /// Returns how many of the tags appended first are the clock's, not the publisher's: after
+    /// a gap in Opus ([`SILENCE_AFTER_US`] or more), the frames timed before this packet — the
+    /// ones the encoder still held from before the gap, and the silence it bridges the gap
+    /// with — were not sent by the publisher now.
     pub fn push_opus(
         &mut self,
         timeline: &Timeline,
@@ -110,7 +115,12 @@ impl AudioPath {
         arrival_us: u64,
         opus: &[u8],
         out: &mut Vec<Tag>,
-    ) {
+    ) -> usize {
+        let start = out.len();
+        let mut clock_made_end = start;
+        let after_gap = self
+            .last_opus_us
+            .is_some_and(|at| arrival_us.saturating_sub(at) >= SILENCE_AFTER_US);
         self.last_opus_us = Some(arrival_us);
         let transcoder = match &mut self.transcoder {
             Some(t) => t,
@@ -118,13 +128,13 @@ impl AudioPath {
                 Ok(t) => self.transcoder.insert(t),
                 Err(e) => {
                     debug!(error = %e, "audio transcoder unavailable; sending silence");
-                    return;
+                    return 0;
                 }
             },
         };
         if let Err(e) = transcoder.push_opus(rtp.ticks(), opus) {
             debug!(error = %e, "AAC encoder failed on a packet");
-            return;
+            return 0;
         }
         while let Some(frame) = self.transcoder.as_mut().and_then(OpusToAac::pop) {
             let Some(us) = timeline.map_us(Track::Audio, RtpTime::from_ticks(frame.pts)) else {
@@ -135,7 +145,11 @@ impl AudioPath {
                 self.ensure_header(at.millis().flv(), out);
             }
             self.emit(at, frame.data, out);
+            if after_gap && frame.pts < rtp.ticks() {
+                clock_made_end = out.len();
+            }
         }
+        clock_made_end - start
     }
 
     /// Audio starts at `at` (the first video frame) unless it already has a place: silence

@@ -113,17 +113,28 @@ impl Pipeline {
         }
     }
 
-    /// One Opus packet with its extended RTP time and arrival time (µs).
-    pub fn push_audio(&mut self, rtp: RtpTime, arrival_us: u64, opus: &[u8], out: &mut Vec<Tag>) {
+    /// One Opus packet with its extended RTP time and arrival time (µs). Returns how many of
+    /// the tags it appended first are made by the clock rather than from the publisher's
+    /// packets: after a gap in the publisher's audio, what the AAC encoder still held from
+    /// before it and the silence it bridges it with. A relay standing in for a vanished
+    /// publisher must not take those for the publisher coming back.
+    #[must_use = "the first tags appended may be the clock's, not the publisher's"]
+    pub fn push_audio(
+        &mut self,
+        rtp: RtpTime,
+        arrival_us: u64,
+        opus: &[u8],
+        out: &mut Vec<Tag>,
+    ) -> usize {
         if self
             .timeline
             .observe(Track::Audio, rtp, arrival_us)
             .is_err()
         {
-            return;
+            return 0;
         }
         self.audio
-            .push_opus(&self.timeline, rtp, arrival_us, opus, out);
+            .push_opus(&self.timeline, rtp, arrival_us, opus, out)
     }
 
     /// An RTCP sender report: `rtp` on `track` was captured at `ntp_unix_us` (sender's clock).

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use streamhard_media::flv::{self, Tag};
+use streamhard_media::flv::{self, FlvTime, Tag};
 use streamhard_media::time::RtpTime;
 use streamhard_pipeline::{Pipeline, PipelineSettings, Track};
 use streamhard_testkit::ffprobe::{self, StreamKind};
@@ -95,7 +95,9 @@ fn run(media: &TestMedia, with_audio: bool, video_delay_us: u64, audio_delay_us:
         }
         match event {
             Event::Video { rtp, data } => pipeline.push_video(*rtp, *at, data, &mut tags),
-            Event::Audio { rtp, data } => pipeline.push_audio(*rtp, *at, data, &mut tags),
+            Event::Audio { rtp, data } => {
+                let _clock_made = pipeline.push_audio(*rtp, *at, data, &mut tags);
+            }
             Event::Report {
                 track,
                 rtp,
@@ -296,7 +298,7 @@ fn silence_for_an_audio_hole_comes_from_the_clock_never_from_a_video_frame() {
         }
         if let Some(i) = audio {
             let p = &media.audio[i];
-            pipeline.push_audio(
+            let _clock_made = pipeline.push_audio(
                 RtpTime::from_ticks(p.sample_pos as i64),
                 at,
                 &p.data,
@@ -339,4 +341,81 @@ fn silence_for_an_audio_hole_comes_from_the_clock_never_from_a_video_frame() {
         silence >= 180,
         "the tick filled {silence} frames of the hole"
     );
+}
+
+/// After a 3 s blip of both tracks with the audio back first, the first Opus packet brings out
+/// what the encoder held from before the blip and the silence it bridges the blip with: those
+/// are the clock's, and only the frames of the packet itself and after are the publisher's.
+#[test]
+fn after_a_gap_the_frames_before_the_first_packet_back_are_the_clocks() {
+    use streamhard_media::flv::TagKind;
+    const GAP_FROM_US: u64 = 2_000_000;
+    const GAP_TO_US: u64 = 5_000_000;
+    let media = fixture();
+    let mut pipeline = Pipeline::new(PipelineSettings::default()).expect("pipeline");
+    let mut tags = Vec::new();
+    let mut clock_made_before_gap = 0;
+    for au in media
+        .video
+        .iter()
+        .filter(|au| au.pts_90k * 1_000_000 / 90_000 < 100_000)
+    {
+        let at = au.pts_90k * 1_000_000 / 90_000;
+        pipeline.push_video(
+            RtpTime::from_ticks(au.pts_90k as i64),
+            at,
+            &au.data,
+            &mut tags,
+        );
+    }
+    let audio_at = |p: &streamhard_testkit::fixtures::OpusPacket| p.sample_pos * 1_000_000 / 48_000;
+    for p in media.audio.iter().filter(|p| audio_at(p) < GAP_FROM_US) {
+        clock_made_before_gap += pipeline.push_audio(
+            RtpTime::from_ticks(p.sample_pos as i64),
+            audio_at(p),
+            &p.data,
+            &mut tags,
+        );
+    }
+    assert_eq!(
+        clock_made_before_gap, 0,
+        "steady audio is all the publisher's"
+    );
+    let sent_before = tags.iter().filter(|t| t.kind == TagKind::Audio).count();
+    assert!(sent_before > 80, "{sent_before} AAC frames before the gap");
+    let last_before = tags
+        .iter()
+        .rev()
+        .find(|t| t.kind == TagKind::Audio)
+        .expect("audio")
+        .timestamp;
+
+    let back = media
+        .audio
+        .iter()
+        .find(|p| audio_at(p) >= GAP_TO_US)
+        .expect("audio after the gap");
+    let before = tags.len();
+    let clock_made = pipeline.push_audio(
+        RtpTime::from_ticks(back.sample_pos as i64),
+        audio_at(back),
+        &back.data,
+        &mut tags,
+    );
+    let appended = &tags[before..];
+    // The 3 s are bridged with silence (about 140 frames), all of it the clock's.
+    assert!(
+        clock_made >= 130,
+        "{clock_made} of {} appended tags are the clock's",
+        appended.len()
+    );
+    assert!(clock_made <= appended.len());
+    let back_ms = (audio_at(back) / 1000) as u32;
+    for tag in &appended[..clock_made] {
+        assert!(
+            !tag.timestamp.before(last_before) && tag.timestamp.before(FlvTime::from_ms(back_ms)),
+            "a clock-made frame at {:?}, outside the gap",
+            tag.timestamp
+        );
+    }
 }

@@ -282,22 +282,23 @@ impl Session {
                 }
                 state.bytes_in += data.data.len() as u64;
                 state.tags.clear();
-                match track {
+                let clock_made = match track {
                     Track::Video => {
                         state
                             .pipeline
-                            .push_video(rtp, arrival_us, &data.data, &mut state.tags)
+                            .push_video(rtp, arrival_us, &data.data, &mut state.tags);
+                        0
                     }
                     Track::Audio => {
                         state
                             .pipeline
                             .push_audio(rtp, arrival_us, &data.data, &mut state.tags)
                     }
-                }
+                };
                 // Only video frames are timed: audio waits in the AAC encoder's 1024-sample
                 // frames by design, which is not relay delay.
                 let received = (track == Track::Video).then_some(data.network_time);
-                self.publish(state, received, Origin::Packets);
+                self.publish(state, received, clock_made);
             }
             _ => {}
         }
@@ -305,8 +306,15 @@ impl Session {
     }
 
     /// Hands the pipeline's tags to the broadcast, which places them on its timeline.
-    fn publish(&mut self, state: &mut State, received: Option<Instant>, origin: Origin) {
-        for tag in state.tags.drain(..) {
+    /// Hands the pipeline's tags to the broadcast; the first `clock_made` are the session's
+    /// clock's (silence, frames from before a gap), the rest the publisher's.
+    fn publish(&mut self, state: &mut State, received: Option<Instant>, clock_made: usize) {
+        for (i, tag) in state.tags.drain(..).enumerate() {
+            let origin = if i < clock_made {
+                Origin::Clock
+            } else {
+                Origin::Packets
+            };
             if tag.role == Role::Keyframe {
                 state.keyframes.saw_keyframe(Instant::now());
             }
@@ -405,7 +413,7 @@ impl Session {
         state.tags.clear();
         let media_us = now.saturating_duration_since(state.epoch).as_micros() as u64;
         state.pipeline.tick(media_us, &mut state.tags);
-        self.publish(state, None, Origin::Clock);
+        self.publish(state, None, usize::MAX);
 
         let (since, bytes) = state.bitrate_window;
         let elapsed = now.saturating_duration_since(since);
