@@ -57,7 +57,14 @@ export async function request(method, path, {
   if (response.ok) {
     if (response.status === 204) return null;
     const type = response.headers.get('Content-Type') || '';
-    return type.includes('json') ? response.json() : response.text();
+    try {
+      return await (type.includes('json') ? response.json() : response.text());
+    } catch (error) {
+      // The timeout (or the connection) may end the body after the status arrived.
+      if (error.name === 'AbortError') throw error;
+      throw new ApiError(0, error.name === 'TimeoutError' ? 'timeout' : 'unreachable',
+        'The server stopped answering. Check your connection and try again.');
+    }
   }
   let code = 'http_error';
   let message = `The server answered ${response.status}.`;

@@ -140,6 +140,9 @@ export class Studio {
     // Without insertable streams the page posts the camera's frames itself, and a hidden
     // page may post them slowly: that is not the camera stalling.
     if (this.compositor.mode === 'canvas' && document.hidden) return;
+    // A muted track is one the system paused (another app took the camera, a privacy
+    // switch): reopening would not bring its frames back, only flicker.
+    if (track.muted) return;
     const { ages } = await this.compositor.stats();
     if (track !== this.tracks.camera || this.disposed) return;
     const now = performance.now();
