@@ -258,11 +258,13 @@ impl Broadcast {
                 takeover = true;
             }
         }
-        if !takeover && output.video_needs_keyframe && tag.kind == TagKind::Video {
-            if tag.role == Role::Inter {
-                return;
-            }
-            output.video_needs_keyframe = false;
+        // After standby ended without the publisher's video taking it over, inter frames wait
+        // for a keyframe (or sequence header). It is the flag's end only once it goes out: one
+        // dropped for landing behind standby's last picture leaves the wait on.
+        let ends_keyframe_wait =
+            !takeover && output.video_needs_keyframe && tag.kind == TagKind::Video;
+        if ends_keyframe_wait && tag.role == Role::Inter {
+            return;
         }
         let timestamp = if takeover {
             output
@@ -277,6 +279,9 @@ impl Broadcast {
             // A takeover refused (media from before the outage): standby stays on air.
             return;
         };
+        if ends_keyframe_wait {
+            output.video_needs_keyframe = false;
+        }
         if takeover && let Some((_, standby)) = &mut output.standby {
             match tag.kind {
                 TagKind::Audio => standby.audio = false,
@@ -601,5 +606,54 @@ mod tests {
             lock(&broadcast.output).standby.is_some(),
             "standby still on air"
         );
+    }
+
+    /// Standby ended by the handover (the publisher's video never took it over): the first
+    /// keyframe after it may land behind standby's last picture and be dropped; the inter
+    /// frames after it must keep waiting for one that goes out.
+    #[tokio::test]
+    async fn after_the_handover_inter_frames_wait_for_a_keyframe_that_went_out() {
+        let (broadcast, session) = broadcast();
+        let t0 = Instant::now();
+        let video =
+            |ms: u32, key: bool| avc_frame(FlvTime::from_ms(ms), key, 0, &[0, 0, 0, 1, 0x41]);
+        broadcast.publish(&session, video(0, true), None, Origin::Packets);
+        for ms in (0..=1_000).step_by(20) {
+            broadcast.publish(&session, audio(ms), None, Origin::Packets);
+        }
+        broadcast.media_arrived(&session, t0);
+        let noticed = t0 + Duration::from_millis(700);
+        assert!(broadcast.watch(noticed));
+        // Two seconds of standby: stills up to 3_001, silence up to about 3_000.
+        let back = noticed + Duration::from_secs(2);
+        assert!(broadcast.watch(back));
+        // The publisher's audio comes back (and moves the session to right after standby);
+        // its video does not, and after 3 s the handover ends standby.
+        broadcast.media_arrived(&session, back);
+        broadcast.publish(&session, audio(3_700), None, Origin::Packets);
+        let later = back + Duration::from_millis(1) + STANDBY_HANDOVER;
+        broadcast.media_arrived(&session, back + Duration::from_millis(1));
+        assert!(broadcast.watch(back + Duration::from_millis(1)));
+        broadcast.media_arrived(&session, later);
+        assert!(broadcast.watch(later));
+        assert!(lock(&broadcast.output).standby.is_none(), "handed over");
+        assert!(lock(&broadcast.output).video_needs_keyframe);
+        // This keyframe lands behind standby's last still (3_001): dropped, and the wait goes on.
+        broadcast.publish(&session, video(3_650, true), None, Origin::Packets);
+        assert!(
+            lock(&broadcast.output).video_needs_keyframe,
+            "a dropped keyframe ended the wait"
+        );
+        let before = lock(&broadcast.output).timeline.next();
+        // (It would land at 3_102, after everything sent: `next` would move.)
+        broadcast.publish(&session, video(3_800, false), None, Origin::Packets);
+        assert_eq!(
+            lock(&broadcast.output).timeline.next(),
+            before,
+            "an inter frame went out"
+        );
+        // The next one goes out, and the stream after it with it.
+        broadcast.publish(&session, video(3_900, true), None, Origin::Packets);
+        assert!(!lock(&broadcast.output).video_needs_keyframe);
     }
 }

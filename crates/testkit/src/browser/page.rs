@@ -180,13 +180,14 @@ impl Page {
 
     /// What the page is and shows, for error messages when something expected is missing:
     /// its address, its load state, how many form fields its DOM holds (against what the
-    /// accessibility tree exposes), the requests it completed, and its first lines.
+    /// accessibility tree exposes), the last 20 requests it completed, and its first lines.
     pub async fn describe(&self) -> String {
         const JS: &str = "JSON.stringify({
             url: location.href,
             readyState: document.readyState,
             inputs: document.querySelectorAll('input, select, textarea, button').length,
-            loaded: performance.getEntriesByType('resource').map(e => e.name + ' ' + e.responseStatus),
+            loaded: performance.getEntriesByType('resource').slice(-20)
+                .map(e => e.name + ' ' + e.responseStatus),
             text: (document.body?.innerText ?? '').slice(0, 400),
         })";
         match self.eval(JS).await {

@@ -8,6 +8,8 @@
 // so the rate still comes from the worker's timer, not from the page's.
 
 const WORKER_URL = new URL('./compositor.worker.js', import.meta.url);
+/** The worker answers within a frame or two; after this, `stats()` resolves empty. */
+const STATS_TIMEOUT_MS = 1000;
 
 export function insertableStreamsSupported() {
   return typeof MediaStreamTrackProcessor === 'function'
@@ -114,8 +116,14 @@ export class Compositor {
    */
   stats() {
     return new Promise((resolve) => {
+      // A worker stopped meanwhile (a new output size, leaving the page) never answers.
+      const timeout = setTimeout(() => {
+        this.worker.removeEventListener('message', onMessage);
+        resolve({});
+      }, STATS_TIMEOUT_MS);
       const onMessage = (event) => {
         if (event.data.type !== 'stats') return;
+        clearTimeout(timeout);
         this.worker.removeEventListener('message', onMessage);
         resolve(event.data);
       };
