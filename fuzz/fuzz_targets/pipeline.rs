@@ -94,7 +94,10 @@ fuzz_target!(|data: &[u8]| {
                 let before = out.len();
                 let clock_made =
                     pipeline.push_audio(RtpTime::from_ticks(audio_rtp), now_us, payload, &mut out);
-                assert!(clock_made <= out.len() - before, "more clock-made tags than appended");
+                assert!(
+                    clock_made <= out.len() - before,
+                    "more clock-made tags than appended"
+                );
             }
             2 => {
                 let mut ntp = [0u8; 8];

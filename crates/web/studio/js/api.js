@@ -77,7 +77,8 @@ export async function request(method, path, {
 }
 
 export const api = {
-  instance: () => request('GET', '/api/instance'),
+  // Only whether sign-up is on: the sign-up page waits for it, so it may not wait long.
+  instance: () => request('GET', '/api/instance', { timeoutMs: 5_000 }),
   me: () => request('GET', '/api/auth/me'),
   signup: (name, email, password) =>
     request('POST', '/api/auth/signup', { json: { name, email, password } }),
