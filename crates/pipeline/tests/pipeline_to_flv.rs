@@ -5,11 +5,11 @@
 
 use std::path::Path;
 
-use streamhard_media::flv::{self, FlvTime, Tag};
+use streamhard_media::flv::{self, FlvTime, Tag, TagKind};
 use streamhard_media::time::RtpTime;
 use streamhard_pipeline::{Pipeline, PipelineSettings, Track};
 use streamhard_testkit::ffprobe::{self, StreamKind};
-use streamhard_testkit::fixtures::{Fixture, FixtureSpec, TestMedia};
+use streamhard_testkit::fixtures::{AccessUnit, Fixture, FixtureSpec, OpusPacket, TestMedia};
 
 const SECONDS: u32 = 10;
 /// Both RTP clocks start close to 2^32 so that both wrap during the run.
@@ -257,6 +257,56 @@ fn parameter_sets_from_the_signalling_stand_in_for_missing_in_band_ones() {
     );
 }
 
+/// Capture time (µs) of one of the fixture's access units.
+fn video_us(au: &AccessUnit) -> u64 {
+    au.pts_90k * 1_000_000 / 90_000
+}
+
+/// Capture time (µs) of one of the fixture's Opus packets.
+fn audio_us(p: &OpusPacket) -> u64 {
+    p.sample_pos * 1_000_000 / 48_000
+}
+
+fn push_video(pipeline: &mut Pipeline, au: &AccessUnit, tags: &mut Vec<Tag>) {
+    let rtp = RtpTime::from_ticks(au.pts_90k as i64);
+    pipeline.push_video(rtp, video_us(au), &au.data, tags);
+}
+
+/// Returns how many of the tags it appended the pipeline called the clock's.
+fn push_audio(pipeline: &mut Pipeline, p: &OpusPacket, tags: &mut Vec<Tag>) -> usize {
+    let rtp = RtpTime::from_ticks(p.sample_pos as i64);
+    pipeline.push_audio(rtp, audio_us(p), &p.data, tags)
+}
+
+/// Both tracks of `media` captured before `until_us`, each arriving when captured, with the
+/// session's tick every 100 ms; returns how many tags the pipeline called the clock's.
+fn feed_until(
+    pipeline: &mut Pipeline,
+    media: &TestMedia,
+    until_us: u64,
+    tags: &mut Vec<Tag>,
+) -> usize {
+    let mut events: Vec<(u64, Option<&AccessUnit>, Option<&OpusPacket>)> = Vec::new();
+    events.extend(media.video.iter().map(|au| (video_us(au), Some(au), None)));
+    events.extend(media.audio.iter().map(|p| (audio_us(p), None, Some(p))));
+    events.retain(|(at, _, _)| *at < until_us);
+    events.sort_by_key(|(at, _, _)| *at);
+    let (mut next_tick, mut clock_made) = (0u64, 0);
+    for (at, au, p) in events {
+        while next_tick <= at {
+            pipeline.tick(next_tick, tags);
+            next_tick += 100_000;
+        }
+        if let Some(au) = au {
+            push_video(pipeline, au, tags);
+        }
+        if let Some(p) = p {
+            clock_made += push_audio(pipeline, p, tags);
+        }
+    }
+    clock_made
+}
+
 /// After an outage of both tracks (a dead network, then an ICE restart on the same session),
 /// the publisher's first video frame back brings its video only. The silence that fills the
 /// hole in audio comes from the clock's tick: the relay must tell the two apart, since
@@ -265,47 +315,12 @@ fn parameter_sets_from_the_signalling_stand_in_for_missing_in_band_ones() {
 /// outage).
 #[test]
 fn silence_for_an_audio_hole_comes_from_the_clock_never_from_a_video_frame() {
-    use streamhard_media::flv::TagKind;
     const OUTAGE_FROM_US: u64 = 2_000_000;
     const OUTAGE_TO_US: u64 = 6_000_000;
     let media = fixture();
-    let capture_us = |pts_90k: u64| pts_90k * 1_000_000 / 90_000;
     let mut pipeline = Pipeline::new(PipelineSettings::default()).expect("pipeline");
     let mut tags = Vec::new();
-    // Both tracks until the outage, ticking every 100 ms as the session does.
-    let mut events: Vec<(u64, Option<usize>, Option<usize>)> = Vec::new();
-    for (i, au) in media.video.iter().enumerate() {
-        events.push((capture_us(au.pts_90k), Some(i), None));
-    }
-    for (i, p) in media.audio.iter().enumerate() {
-        events.push((p.sample_pos * 1_000_000 / 48_000, None, Some(i)));
-    }
-    events.sort_by_key(|(at, _, _)| *at);
-    let mut next_tick = 0u64;
-    for &(at, video, audio) in events.iter().filter(|(at, _, _)| *at < OUTAGE_FROM_US) {
-        while next_tick <= at {
-            pipeline.tick(next_tick, &mut tags);
-            next_tick += 100_000;
-        }
-        if let Some(i) = video {
-            let au = &media.video[i];
-            pipeline.push_video(
-                RtpTime::from_ticks(au.pts_90k as i64),
-                at,
-                &au.data,
-                &mut tags,
-            );
-        }
-        if let Some(i) = audio {
-            let p = &media.audio[i];
-            let _clock_made = pipeline.push_audio(
-                RtpTime::from_ticks(p.sample_pos as i64),
-                at,
-                &p.data,
-                &mut tags,
-            );
-        }
-    }
+    feed_until(&mut pipeline, &media, OUTAGE_FROM_US, &mut tags);
     assert!(
         tags.iter().any(|t| t.kind == TagKind::Audio),
         "audio before the outage"
@@ -315,23 +330,17 @@ fn silence_for_an_audio_hole_comes_from_the_clock_never_from_a_video_frame() {
     let au = media
         .video
         .iter()
-        .find(|au| capture_us(au.pts_90k) >= OUTAGE_TO_US)
+        .find(|au| video_us(au) >= OUTAGE_TO_US)
         .expect("the fixture runs past the outage");
-    let at = capture_us(au.pts_90k);
     let before = tags.len();
-    pipeline.push_video(
-        RtpTime::from_ticks(au.pts_90k as i64),
-        at,
-        &au.data,
-        &mut tags,
-    );
+    push_video(&mut pipeline, au, &mut tags);
     let from_frame: Vec<_> = tags[before..].iter().map(|t| (t.kind, t.role)).collect();
     assert!(
         from_frame.iter().all(|(kind, _)| *kind == TagKind::Video),
         "a video frame brought {from_frame:?}"
     );
     let before = tags.len();
-    pipeline.tick(at, &mut tags);
+    pipeline.tick(video_us(au), &mut tags);
     let silence = tags[before..]
         .iter()
         .filter(|t| t.kind == TagKind::Audio)
@@ -348,35 +357,12 @@ fn silence_for_an_audio_hole_comes_from_the_clock_never_from_a_video_frame() {
 /// are the clock's, and only the frames of the packet itself and after are the publisher's.
 #[test]
 fn after_a_gap_the_frames_before_the_first_packet_back_are_the_clocks() {
-    use streamhard_media::flv::TagKind;
     const GAP_FROM_US: u64 = 2_000_000;
     const GAP_TO_US: u64 = 5_000_000;
     let media = fixture();
     let mut pipeline = Pipeline::new(PipelineSettings::default()).expect("pipeline");
     let mut tags = Vec::new();
-    let mut clock_made_before_gap = 0;
-    for au in media
-        .video
-        .iter()
-        .filter(|au| au.pts_90k * 1_000_000 / 90_000 < 100_000)
-    {
-        let at = au.pts_90k * 1_000_000 / 90_000;
-        pipeline.push_video(
-            RtpTime::from_ticks(au.pts_90k as i64),
-            at,
-            &au.data,
-            &mut tags,
-        );
-    }
-    let audio_at = |p: &streamhard_testkit::fixtures::OpusPacket| p.sample_pos * 1_000_000 / 48_000;
-    for p in media.audio.iter().filter(|p| audio_at(p) < GAP_FROM_US) {
-        clock_made_before_gap += pipeline.push_audio(
-            RtpTime::from_ticks(p.sample_pos as i64),
-            audio_at(p),
-            &p.data,
-            &mut tags,
-        );
-    }
+    let clock_made_before_gap = feed_until(&mut pipeline, &media, GAP_FROM_US, &mut tags);
     assert_eq!(
         clock_made_before_gap, 0,
         "steady audio is all the publisher's"
@@ -393,15 +379,10 @@ fn after_a_gap_the_frames_before_the_first_packet_back_are_the_clocks() {
     let back = media
         .audio
         .iter()
-        .find(|p| audio_at(p) >= GAP_TO_US)
+        .find(|p| audio_us(p) >= GAP_TO_US)
         .expect("audio after the gap");
     let before = tags.len();
-    let clock_made = pipeline.push_audio(
-        RtpTime::from_ticks(back.sample_pos as i64),
-        audio_at(back),
-        &back.data,
-        &mut tags,
-    );
+    let clock_made = push_audio(&mut pipeline, back, &mut tags);
     let appended = &tags[before..];
     // The 3 s are bridged with silence (about 140 frames), all of it the clock's.
     assert!(
@@ -410,7 +391,7 @@ fn after_a_gap_the_frames_before_the_first_packet_back_are_the_clocks() {
         appended.len()
     );
     assert!(clock_made <= appended.len());
-    let back_ms = (audio_at(back) / 1000) as u32;
+    let back_ms = (audio_us(back) / 1000) as u32;
     for tag in &appended[..clock_made] {
         assert!(
             !tag.timestamp.before(last_before) && tag.timestamp.before(FlvTime::from_ms(back_ms)),

@@ -236,27 +236,20 @@ impl Broadcast {
         if output.session.as_ref() != Some(session) {
             return;
         }
-        let mut takeover = false;
-        if let Some((_, standby)) = &output.standby {
-            let half_on = match tag.kind {
-                TagKind::Audio => standby.audio,
-                TagKind::Video => standby.video,
-                TagKind::Script => false,
+        // While standby covers this kind, only the publisher's own stream takes it over:
+        // audio at its first frame, video at its sequence header or keyframe (frames between
+        // would not decode after standby's picture).
+        let takeover = output
+            .standby
+            .as_ref()
+            .is_some_and(|(_, standby)| standby.covers(tag.kind));
+        let takes_over = origin == Origin::Packets
+            && match tag.kind {
+                TagKind::Audio => tag.role == Role::Audio,
+                _ => matches!(tag.role, Role::Header | Role::Keyframe),
             };
-            if half_on {
-                // The publisher's own stream takes the half over: audio at its first frame,
-                // video at its sequence header or keyframe (frames between would not decode
-                // after standby's picture).
-                let takes_over = origin == Origin::Packets
-                    && match tag.kind {
-                        TagKind::Audio => tag.role == Role::Audio,
-                        _ => matches!(tag.role, Role::Header | Role::Keyframe),
-                    };
-                if !takes_over {
-                    return;
-                }
-                takeover = true;
-            }
+        if takeover && !takes_over {
+            return;
         }
         // After standby ended without the publisher's video taking it over, inter frames wait
         // for a keyframe (or sequence header). It is the flag's end only once it goes out: one
@@ -283,11 +276,7 @@ impl Broadcast {
             output.video_needs_keyframe = false;
         }
         if takeover && let Some((_, standby)) = &mut output.standby {
-            match tag.kind {
-                TagKind::Audio => standby.audio = false,
-                TagKind::Video => standby.video = false,
-                TagKind::Script => {}
-            }
+            standby.hand_over(tag.kind);
             if standby.finished() {
                 output.standby = None;
                 output.resumed_at = None;

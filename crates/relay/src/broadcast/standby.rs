@@ -13,7 +13,7 @@
 
 use std::num::NonZeroU32;
 
-use streamhard_media::flv::{FlvTime, Role, Tag};
+use streamhard_media::flv::{FlvTime, Role, Tag, TagKind};
 use streamhard_media::time::Samples;
 
 /// How often the still picture is repeated.
@@ -51,6 +51,24 @@ impl Standby {
             audio_sent: Samples::ZERO,
             stills_sent: 0,
             audio: true,
+        }
+    }
+
+    /// Whether standby still stands in for this kind of the publisher's media.
+    pub fn covers(&self, kind: TagKind) -> bool {
+        match kind {
+            TagKind::Audio => self.audio,
+            TagKind::Video => self.video,
+            TagKind::Script => false,
+        }
+    }
+
+    /// The publisher's own media of this kind took its half over.
+    pub fn hand_over(&mut self, kind: TagKind) {
+        match kind {
+            TagKind::Audio => self.audio = false,
+            TagKind::Video => self.video = false,
+            TagKind::Script => {}
         }
     }
 

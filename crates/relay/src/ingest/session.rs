@@ -305,9 +305,9 @@ impl Session {
         true
     }
 
-    /// Hands the pipeline's tags to the broadcast, which places them on its timeline.
-    /// Hands the pipeline's tags to the broadcast; the first `clock_made` are the session's
-    /// clock's (silence, frames from before a gap), the rest the publisher's.
+    /// Hands the pipeline's tags to the broadcast, which places them on its timeline; the
+    /// first `clock_made` are the session's clock's (silence, frames from before a gap), the
+    /// rest the publisher's.
     fn publish(&mut self, state: &mut State, received: Option<Instant>, clock_made: usize) {
         for (i, tag) in state.tags.drain(..).enumerate() {
             let origin = if i < clock_made {

@@ -32,6 +32,18 @@ function withTimeout(signal, timeoutMs) {
   return typeof AbortSignal.any === 'function' ? AbortSignal.any([signal, timeout]) : signal;
 }
 
+/**
+ * What to throw for a request that failed before a whole answer arrived: the caller's own
+ * abort stays an AbortError; the timeout and a lost connection become sentences.
+ */
+function networkFailure(error, unreachable) {
+  if (error.name === 'TimeoutError') {
+    return new ApiError(0, 'timeout', 'The server did not answer in time. Check your connection and try again.');
+  }
+  if (error.name === 'AbortError') return error;
+  return new ApiError(0, 'unreachable', unreachable);
+}
+
 export async function request(method, path, {
   json, body, headers = {}, signal, timeoutMs = REQUEST_TIMEOUT_MS,
 } = {}) {
@@ -48,11 +60,7 @@ export async function request(method, path, {
   try {
     response = await fetch(path, init);
   } catch (error) {
-    if (error.name === 'TimeoutError') {
-      throw new ApiError(0, 'timeout', 'The server did not answer in time. Check your connection and try again.');
-    }
-    if (error.name === 'AbortError') throw error;
-    throw new ApiError(0, 'unreachable', 'The server cannot be reached. Check your connection.');
+    throw networkFailure(error, 'The server cannot be reached. Check your connection.');
   }
   if (response.ok) {
     if (response.status === 204) return null;
@@ -61,9 +69,7 @@ export async function request(method, path, {
       return await (type.includes('json') ? response.json() : response.text());
     } catch (error) {
       // The timeout (or the connection) may end the body after the status arrived.
-      if (error.name === 'AbortError') throw error;
-      throw new ApiError(0, error.name === 'TimeoutError' ? 'timeout' : 'unreachable',
-        'The server stopped answering. Check your connection and try again.');
+      throw networkFailure(error, 'The server stopped answering. Check your connection and try again.');
     }
   }
   let code = 'http_error';
